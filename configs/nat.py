@@ -1,0 +1,127 @@
+"""NAT experiment configs: `--config=configs/nat.py[:PRESET]`.
+
+Presets:
+  default   Fashion-MNIST, small convnet, sized for ~15 minutes on a 2-core CPU.
+  smoke     the same pipeline on a 2,048-image slice, under a minute on CPU (tests use it).
+  cifar10   CIFAR-10 with a CIFAR-stem ResNet-18 (tfds `cifar10`, or `data.source=folder:PATH`).
+  imagenet  the paper's setting: AlexNet with batch norm, Sobel input, batch 256, SGD,
+            constant step then linear decay, re-assignment every 3 epochs.
+"""
+
+import ml_collections
+
+
+def get_config(preset: str = "default") -> ml_collections.ConfigDict:
+    """Returns the config of `preset` (see the module docstring)."""
+    config = _base()
+    presets = {
+        "default": _fashion_mnist,
+        "smoke": _smoke,
+        "cifar10": _cifar10,
+        "imagenet": _imagenet,
+    }
+    if preset not in presets:
+        raise ValueError(
+            f"Unknown preset {preset!r} for configs/nat.py; use one of "
+            f"{', '.join(sorted(presets))} (e.g. --config=configs/nat.py:smoke)."
+        )
+    presets[preset](config)
+    return config
+
+
+def _base() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.batch_size = 256  # Global batch, split over all devices.
+    c.num_epochs = 10
+    c.log_every_steps = 50
+    c.progress_bar = True
+
+    c.data = ml_collections.ConfigDict()
+    c.data.name = "fashion_mnist"  # tensorflow-datasets name.
+    # "auto": Debian's Fashion-MNIST IDX files when installed, else tensorflow-datasets;
+    # "tfds"; "idx:DIR" (IDX .gz files); "folder:PATH" (class sub-folders, or a .tar.gz of them).
+    c.data.source = "auto"
+    c.data.tfds_data_dir = ""  # Empty: tensorflow-datasets' default (~/tensorflow_datasets).
+    c.data.train_split = "train"
+    c.data.test_split = "test"
+    c.data.image_size = 28  # Images are resized to this (square) when loaded from files.
+    c.data.max_train_examples = 0  # 0 = all; > 0 keeps the first N (ids stay in [0, N)).
+    c.data.max_test_examples = 0
+
+    c.input = ml_collections.ConfigDict()
+    c.input.crop_size = 0  # Side of the random crop taken on device; 0 = data.image_size.
+    c.input.crop_padding = 2  # Zero padding added on each side before the random crop.
+    c.input.flip = True  # Random horizontal flip, on device.
+    c.input.sobel = True  # Grayscale gradients (frozen Sobel filter) as the encoder's input.
+
+    c.model = ml_collections.ConfigDict()
+    c.model.encoder = "small_convnet"  # small_convnet | resnet18 | alexnet_bn
+    c.model.widths = (32, 64, 128)  # small_convnet only.
+    c.model.cifar_stem = True  # resnet18 only: 3x3 stem, no max-pool (for 32 px inputs).
+    c.model.head_widths = ()  # Hidden layers of the projection head (Dense-BN-ReLU).
+    c.model.target_dim = 64  # d: the targets live on the unit sphere of R^d.
+
+    c.nat = ml_collections.ConfigDict()
+    c.nat.reassign_every = 3  # Epochs between re-assignments; 0 = never.
+    c.nat.solver = "hungarian"  # natjax.assignment.METHODS
+    c.nat.target_seed = 0
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.name = "sgd"  # sgd | adam
+    c.optim.learning_rate = 0.05
+    c.optim.momentum = 0.9
+    c.optim.weight_decay = 5e-4
+    c.optim.constant_fraction = 0.5  # Constant step for this share of training, then linear decay.
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.batch_size = 1024
+    c.eval.probe_steps = 300  # Full-batch L-BFGS iterations of the logistic-regression probe.
+    c.eval.probe_l2 = 1e-4
+    c.eval.knn_k = 200
+    c.eval.knn_temperature = 0.07
+    c.eval.baselines = True  # Also probe the random-init encoder and raw pixels.
+    return c
+
+
+def _fashion_mnist(c: ml_collections.ConfigDict) -> None:
+    del c  # The base is the Fashion-MNIST default.
+
+
+def _smoke(c: ml_collections.ConfigDict) -> None:
+    c.data.max_train_examples = 2048
+    c.data.max_test_examples = 1000
+    c.batch_size = 128
+    c.num_epochs = 2
+    c.nat.reassign_every = 1
+    c.log_every_steps = 4
+    c.eval.knn_k = 20
+
+
+def _cifar10(c: ml_collections.ConfigDict) -> None:
+    c.data.name = "cifar10"
+    c.data.source = "tfds"
+    c.data.image_size = 32
+    c.input.crop_padding = 4
+    c.model.encoder = "resnet18"
+    c.model.cifar_stem = True
+    c.model.target_dim = 128
+    c.num_epochs = 100
+
+
+def _imagenet(c: ml_collections.ConfigDict) -> None:
+    c.data.name = "imagenet2012"
+    c.data.source = "tfds"  # Prepared from tensorflow-datasets' manual directory.
+    c.data.test_split = "validation"
+    c.data.image_size = 256  # Stored size; random 224 crops are taken on device.
+    c.input.crop_size = 224
+    c.input.crop_padding = 0
+    c.model.encoder = "alexnet_bn"
+    c.model.head_widths = (4096, 4096)
+    c.model.target_dim = 4096
+    c.batch_size = 256
+    c.num_epochs = 200
+    c.optim.learning_rate = 0.05
+    c.optim.weight_decay = 1e-5
+    c.optim.constant_fraction = 0.5
+    c.nat.reassign_every = 3

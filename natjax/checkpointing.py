@@ -1,0 +1,77 @@
+"""Orbax checkpoints of the train state, in two items: `model` (params and batch-norm
+statistics, all an encoder needs) and `train` (optimizer state, assignment, RNG, step)."""
+
+import os
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from natjax.errors import UserError
+from natjax.state import TrainState
+
+
+def create_manager(
+    workdir: str, max_to_keep: int = 3, create: bool = True
+) -> ocp.CheckpointManager:
+    """The manager of `workdir/checkpoints`."""
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=create)
+    return ocp.CheckpointManager(
+        os.path.join(os.path.abspath(workdir), "checkpoints"), options=options
+    )
+
+
+def _items(state: TrainState) -> tuple[dict, dict]:
+    model = {"params": state.params, "batch_stats": state.batch_stats}
+    train = {"step": state.step, "opt_state": state.opt_state, "perm": state.perm, "rng": state.rng}
+    return model, train
+
+
+def save(manager: ocp.CheckpointManager, state: TrainState) -> None:
+    model, train = _items(state)
+    manager.save(
+        int(state.step),
+        args=ocp.args.Composite(
+            model=ocp.args.StandardSave(model), train=ocp.args.StandardSave(train)
+        ),
+    )
+
+
+def restore(manager: ocp.CheckpointManager, like: TrainState, step: int) -> TrainState:
+    """The state saved at `step`, placed like `like`; its assignment is verified."""
+    model, train = jax.tree.map(ocp.utils.to_shape_dtype_struct, _items(like))
+    restored = manager.restore(
+        step,
+        args=ocp.args.Composite(
+            model=ocp.args.StandardRestore(model), train=ocp.args.StandardRestore(train)
+        ),
+    )
+    verify_permutation(np.asarray(restored.train["perm"]), f"checkpoint step {step}")
+    return like.replace(**restored.model, **restored.train)
+
+
+def restore_model(workdir: str, step: int | None, like: dict) -> dict:
+    """Only the `model` item (params, batch_stats) of `workdir/checkpoints`, placed like `like`
+    (so a checkpoint written on a pod opens on a laptop's single device)."""
+    if not os.path.isdir(os.path.join(workdir, "checkpoints")):
+        raise UserError(f"{workdir} has no checkpoints; train into it with natjax.main first.")
+    manager = create_manager(workdir, create=False)
+    steps = manager.all_steps()
+    step = max(steps, default=None) if step is None else step
+    if step not in steps:
+        raise UserError(f"{workdir} has no checkpoint at step {step}; it has {sorted(steps)}.")
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
+    restored = manager.restore(
+        step, args=ocp.args.Composite(model=ocp.args.StandardRestore(abstract))
+    )
+    return restored.model
+
+
+def verify_permutation(perm: np.ndarray, where: str) -> None:
+    """Raises unless `perm` is a permutation of `[0, n)`."""
+    n = perm.shape[0]
+    if perm.ndim != 1 or not np.array_equal(np.sort(perm), np.arange(n)):
+        raise UserError(
+            f"The assignment in {where} is not a permutation of [0, {n}); "
+            "the checkpoint is corrupt: delete it to resume from the previous one."
+        )

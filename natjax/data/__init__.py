@@ -1,0 +1,67 @@
+"""Datasets for NAT: every source gives in-memory (or lazily decoded) uint8 images with ids."""
+
+import logging
+import os
+
+from ml_collections import ConfigDict
+
+from natjax.data.folder import load_folder_dataset
+from natjax.data.idx import DEBIAN_FASHION_MNIST_DIR, load_idx_dataset
+from natjax.data.pipeline import epoch_ids, num_steps_per_epoch
+from natjax.data.tfds_source import load_tfds_dataset
+from natjax.data.types import Dataset, Split
+from natjax.errors import UserError
+
+__all__ = ["Dataset", "Split", "epoch_ids", "load", "num_steps_per_epoch"]
+
+
+def load(config: ConfigDict) -> Dataset:
+    """Loads `config.data` and keeps the first `max_*_examples` of each split."""
+    dataset = _load_source(config)
+    return Dataset(
+        dataset.name,
+        dataset.train.head(config.max_train_examples),
+        dataset.test.head(config.max_test_examples),
+        dataset.num_classes,
+    )
+
+
+def _load_source(config: ConfigDict) -> Dataset:
+    source = config.source
+    kind, _, path = source.partition(":")
+    if kind == "auto":
+        if config.name == "fashion_mnist" and os.path.isdir(DEBIAN_FASHION_MNIST_DIR):
+            return load_idx_dataset(DEBIAN_FASHION_MNIST_DIR)
+        kind = "tfds"
+    if kind == "idx" and path:
+        return load_idx_dataset(path, config.name)
+    if kind == "folder" and path:
+        dataset, skipped = load_folder_dataset(
+            path, config.train_split, config.test_split, config.image_size
+        )
+        if skipped:
+            logging.warning("Skipped %d image files that could not be decoded.", skipped)
+        return dataset
+    if kind == "tfds":
+        return _load_tfds(config)
+    raise UserError(
+        f"data.source={source!r} is not a data source; use auto, tfds, idx:DIR or folder:PATH."
+    )
+
+
+def _load_tfds(config: ConfigDict) -> Dataset:
+    try:
+        return load_tfds_dataset(
+            config.name,
+            config.tfds_data_dir,
+            config.train_split,
+            config.test_split,
+            config.image_size,
+        )
+    except UserError as e:
+        if config.name == "fashion_mnist":
+            raise UserError(
+                f"{e} Fashion-MNIST also loads with no network from Debian's package: "
+                "`sudo apt-get install dataset-fashion-mnist`."
+            ) from e
+        raise

@@ -1,0 +1,84 @@
+"""tensorflow-datasets by name.
+
+Small datasets are read into memory. Large ones (ImageNet) stay on disk and are decoded per batch
+through `tfds.data_source`, which needs the dataset prepared in the array_record format.
+"""
+
+import numpy as np
+
+from natjax.data.folder import decode_image
+from natjax.data.types import Dataset, Split
+from natjax.errors import UserError
+
+_IN_MEMORY_BYTES = 2 << 30
+
+
+class LazyImages:
+    """Random-access uint8 images `[n, S, S, 3]`, decoded from a tfds data source on demand."""
+
+    def __init__(self, source, image_size: int):
+        self._source = source
+        self.shape = (len(source), image_size, image_size, 3)
+        self.dtype = np.dtype(np.uint8)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        ids = np.arange(len(self))[index] if isinstance(index, slice) else np.asarray(index)
+        examples = self._source.__getitems__([int(i) for i in ids.ravel()])
+        size = self.shape[1]
+        images = [decode_image(e["image"], size) for e in examples]
+        return np.stack(images).reshape(*ids.shape, size, size, 3)
+
+
+def load_tfds_dataset(
+    name: str, data_dir: str, train_split: str, test_split: str, image_size: int
+) -> Dataset:
+    """Loads `name` from tensorflow-datasets, preparing it first if it is not prepared yet."""
+    builder = _prepared_builder(name, data_dir)
+    num_classes = builder.info.features["label"].num_classes
+    splits = {s: _read_split(builder, s, image_size) for s in (train_split, test_split)}
+    return Dataset(name, splits[train_split], splits[test_split], num_classes)
+
+
+def _prepared_builder(name: str, data_dir: str):
+    import tensorflow_datasets as tfds  # Imported here: it is slow and most runs do not need it.
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir or None)
+    except Exception as e:  # tfds raises several types for unknown names.
+        raise UserError(f"tensorflow-datasets has no dataset {name!r} ({e}).") from e
+    if not builder.is_prepared():
+        try:
+            builder.download_and_prepare(file_format="array_record")
+        except Exception as e:
+            raise UserError(
+                f"tensorflow-datasets could not prepare {name!r} ({type(e).__name__}: {e}); "
+                "prepare it where there is network access (or from its manual directory), "
+                "or use --config.data.source=folder:PATH with an image folder."
+            ) from e
+    return builder
+
+
+def _read_split(builder, split: str, image_size: int) -> Split:
+    import tensorflow_datasets as tfds
+
+    try:  # Images stay encoded until a batch asks for them.
+        source = builder.as_data_source(split=split, decoders={"image": tfds.decode.SkipDecoding()})
+    except Exception as e:
+        raise UserError(
+            f"{builder.name} split {split!r} cannot be read without TensorFlow ({e}); prepare it "
+            "with `tfds build --file_format=array_record` or install natjax[tfds]."
+        ) from e
+    labels = np.asarray([int(e["label"]) for e in _iterate(source, ("label",))], np.int32)
+    images = LazyImages(source, image_size)
+    if np.prod(images.shape) <= _IN_MEMORY_BYTES:
+        images = np.concatenate([images[i : i + 4096] for i in range(0, len(images), 4096)])
+    return Split(images, labels)
+
+
+def _iterate(source, keys):
+    for start in range(0, len(source), 4096):
+        for example in source.__getitems__(list(range(start, min(start + 4096, len(source))))):
+            yield {k: example[k] for k in keys}

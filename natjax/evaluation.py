@@ -1,0 +1,66 @@
+"""End-of-run evaluation: linear probes (NAT, random-init encoder, raw pixels) and weighted kNN."""
+
+import numpy as np
+from ml_collections import ConfigDict
+
+from natjax import features, probes
+from natjax.data import Dataset
+from natjax.models import NATModel
+
+_MAX_RAW_PIXEL_DIMS = 16384  # Raw-pixel probes above this size (e.g. ImageNet) are skipped.
+
+
+def _probe(train_x, test_x, dataset: Dataset, config: ConfigDict) -> float:
+    return probes.linear_probe_top1(
+        train_x,
+        dataset.train.labels,
+        test_x,
+        dataset.test.labels,
+        dataset.num_classes,
+        steps=config.eval.probe_steps,
+        l2=config.eval.probe_l2,
+    )
+
+
+def _features(model, variables, dataset, config) -> tuple[np.ndarray, np.ndarray]:
+    crop = config.input.crop_size or config.data.image_size
+    return tuple(
+        features.extract(model, variables, split.images, crop, config.eval.batch_size)
+        for split in (dataset.train, dataset.test)
+    )
+
+
+def evaluate(
+    config: ConfigDict, model: NATModel, variables: dict, init_variables: dict, dataset: Dataset
+) -> dict:
+    """The probe and kNN top-1 of the trained encoder, and the probe baselines."""
+    train_x, test_x = _features(model, variables, dataset, config)
+    results = {
+        "linear_probe_top1": _probe(train_x, test_x, dataset, config),
+        "knn_top1": probes.knn_top1(
+            train_x,
+            dataset.train.labels,
+            test_x,
+            dataset.test.labels,
+            dataset.num_classes,
+            k=config.eval.knn_k,
+            temperature=config.eval.knn_temperature,
+        ),
+        "feature_dim": int(train_x.shape[1]),
+    }
+    if config.eval.baselines:
+        results.update(_baselines(config, model, init_variables, dataset))
+    return results
+
+
+def _baselines(config, model, init_variables, dataset) -> dict:
+    train_x, test_x = _features(model, init_variables, dataset, config)
+    out = {"baseline_random_init_linear_top1": _probe(train_x, test_x, dataset, config)}
+    dims = int(np.prod(dataset.image_shape))
+    if dims <= _MAX_RAW_PIXEL_DIMS:
+        raw = [
+            np.asarray(s.images, np.float32).reshape(len(s), dims) / 255.0
+            for s in (dataset.train, dataset.test)
+        ]
+        out["baseline_raw_pixels_linear_top1"] = _probe(*raw, dataset, config)
+    return out

@@ -1,0 +1,34 @@
+"""Frozen-encoder features: the representation the probes and `load_encoder` use."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from natjax import preprocess
+from natjax.models import NATModel
+
+
+def encode(model: NATModel, variables: dict, images: jax.Array, crop_size: int) -> jax.Array:
+    """uint8 `[b, H, W, C]` to float32 representations `[b, D]` (eval mode, centre view)."""
+    if crop_size and crop_size != images.shape[1]:
+        images = preprocess.center_crop(images, crop_size)
+    h, _ = model.apply(variables, images, train=False)
+    return h.astype(jnp.float32)
+
+
+def extract(
+    model: NATModel, variables: dict, images, crop_size: int, batch_size: int
+) -> np.ndarray:
+    """Representations of all `images` (array-like `[n, H, W, C]`) as a host array `[n, D]`."""
+    fn = jax.jit(functools.partial(encode, model, crop_size=crop_size))
+    n = len(images)
+    chunks = []
+    for start in range(0, n, batch_size):
+        chunk = np.asarray(images[start : start + batch_size])
+        pad = batch_size - len(chunk)  # Pad the last chunk: one compiled shape.
+        if pad:
+            chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+        chunks.append(np.asarray(fn(variables, chunk))[: batch_size - pad])
+    return np.concatenate(chunks)

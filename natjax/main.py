@@ -1,0 +1,37 @@
+"""`python -m natjax.main --config=configs/nat.py[:PRESET] --workdir=DIR [--config.key=value]`."""
+
+import sys
+
+import jax
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from natjax.errors import UserError
+from natjax.train import train_and_evaluate
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file.", lock_config=True
+)
+_WORKDIR = flags.DEFINE_string("workdir", "runs/nat", "Directory for checkpoints and results.")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "HOST:PORT of process 0, for multi-host runs."
+)
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (hosts).")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index.")
+flags.mark_flags_as_required(["config"])
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
+    if _COORDINATOR.value or _NUM_PROCESSES.value:
+        jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+    try:
+        train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    except UserError as e:
+        print(f"natjax: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    app.run(main)

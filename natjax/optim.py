@@ -1,0 +1,30 @@
+"""The optimizer: SGD (or Adam) with a constant step, then a linear decay to zero (the paper's)."""
+
+import jax
+import optax
+from ml_collections import ConfigDict
+
+
+def learning_rate_schedule(config: ConfigDict, total_steps: int) -> optax.Schedule:
+    """`learning_rate` for the first `constant_fraction` of the steps, then linearly to 0."""
+    constant_steps = int(total_steps * config.constant_fraction)
+    return optax.join_schedules(
+        [
+            optax.constant_schedule(config.learning_rate),
+            optax.linear_schedule(config.learning_rate, 0.0, max(1, total_steps - constant_steps)),
+        ],
+        [constant_steps],
+    )
+
+
+def create_optimizer(config: ConfigDict, total_steps: int) -> optax.GradientTransformation:
+    """Weight decay on kernels only (not biases or batch-norm scales), then SGD or Adam."""
+    schedule = learning_rate_schedule(config, total_steps)
+    kernels_only = lambda params: jax.tree.map(lambda p: p.ndim > 1, params)  # noqa: E731
+    if config.name == "sgd":
+        step = optax.sgd(schedule, momentum=config.momentum, nesterov=True)
+    elif config.name == "adam":
+        step = optax.adam(schedule)
+    else:
+        raise ValueError(f"Unknown optimizer {config.name!r}; use sgd or adam.")
+    return optax.chain(optax.add_decayed_weights(config.weight_decay, kernels_only), step)

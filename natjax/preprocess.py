@@ -1,0 +1,54 @@
+"""Image preprocessing: the frozen Sobel input of the paper and random crops and flips on device."""
+
+import jax
+import jax.numpy as jnp
+
+_SOBEL_X = jnp.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+_GRAY = jnp.array([0.299, 0.587, 0.114])
+
+
+def to_float(images: jax.Array) -> jax.Array:
+    """uint8 `[b, H, W, C]` to float32 in [0, 1]."""
+    return images.astype(jnp.float32) / 255.0
+
+
+def sobel(x: jax.Array) -> jax.Array:
+    """Grayscale image gradients: float `[b, H, W, C]` to `[b, H, W, 2]` (d/dx, d/dy).
+
+    A fixed (non-trainable) filter: it removes colour, which the paper found otherwise lets the
+    network solve the task from trivial colour statistics.
+    """
+    gray = x @ _GRAY if x.shape[-1] == 3 else jnp.mean(x, axis=-1)
+    kernel = jnp.stack([_SOBEL_X, _SOBEL_X.T], axis=-1)[:, :, None, :]  # [3, 3, 1, 2]
+    return jax.lax.conv_general_dilated(
+        gray[..., None], kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+
+
+def random_crop_flip(
+    rng: jax.Array, images: jax.Array, crop_size: int, padding: int, flip: bool
+) -> jax.Array:
+    """Per-image random `crop_size` crop of the zero-padded batch, then a random h-flip."""
+    b = images.shape[0]
+    if padding:
+        images = jnp.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    crop_key, flip_key = jax.random.split(rng)
+    max_offset = jnp.array(images.shape[1:3]) - crop_size
+    offsets = jax.random.randint(crop_key, (b, 2), 0, max_offset + 1)
+
+    def crop(image, offset):
+        size = (crop_size, crop_size, image.shape[-1])
+        return jax.lax.dynamic_slice(image, (offset[0], offset[1], 0), size)
+
+    images = jax.vmap(crop)(images, offsets)
+    if flip:
+        flips = jax.random.bernoulli(flip_key, 0.5, (b, 1, 1, 1))
+        images = jnp.where(flips, images[:, :, ::-1], images)
+    return images
+
+
+def center_crop(images: jax.Array, crop_size: int) -> jax.Array:
+    """The central `crop_size` square of each image (evaluation-time view)."""
+    top = (images.shape[1] - crop_size) // 2
+    left = (images.shape[2] - crop_size) // 2
+    return images[:, top : top + crop_size, left : left + crop_size]

@@ -1,0 +1,43 @@
+"""The train state: one pytree holding everything a run needs to continue."""
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from natjax.models import NATModel
+
+
+class TrainState(flax.struct.PyTreeNode):
+    step: jax.Array  # int32 []
+    params: dict
+    batch_stats: dict
+    opt_state: optax.OptState
+    perm: jax.Array  # int32 [n]: image i owns target perm[i]; always a permutation of [0, n).
+    rng: jax.Array  # uint32 [2]: the run's key; the step number is folded into it.
+
+
+def init_variables(model: NATModel, rng: jax.Array, image_shape: tuple[int, ...]) -> dict:
+    """Fresh `params` and `batch_stats` for images of `image_shape` (`[H, W, C]`)."""
+    images = jnp.zeros((2, *image_shape), jnp.uint8)
+    return dict(model.init(rng, images, train=False))
+
+
+def create_train_state(
+    model: NATModel,
+    tx: optax.GradientTransformation,
+    seed: int,
+    num_examples: int,
+    image_shape: tuple[int, ...],
+) -> TrainState:
+    """The state at step 0; image i starts with target i (the targets are i.i.d. anyway)."""
+    init_rng, run_rng = jax.random.split(jax.random.PRNGKey(seed))
+    variables = init_variables(model, init_rng, image_shape)
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=variables["params"],
+        batch_stats=variables["batch_stats"],
+        opt_state=tx.init(variables["params"]),
+        perm=jnp.arange(num_examples, dtype=jnp.int32),
+        rng=run_rng,
+    )

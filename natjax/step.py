@@ -1,0 +1,92 @@
+"""NAT's train step: a pure function `(state, batch) -> (state, metrics)`, jitted once.
+
+One forward pass gives the unit-norm features `z`; the targets currently owned by the batch are
+regenerated from their ids; on a re-assignment epoch the batch's images swap targets by solving
+the `b x b` assignment that maximises `sum_i <z_i, c_pi(i)>`, inside the step; then one
+optimizer step on the square loss against the (new) targets. Nothing goes back to the host.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from natjax import assignment, preprocess
+from natjax.loss import l2_normalize, square_loss
+from natjax.models import NATModel
+from natjax.state import TrainState
+from natjax.targets import targets
+
+Batch = dict[str, jax.Array]  # {"images": uint8 [b, H, W, C], "ids": int32 [b]}
+Metrics = dict[str, jax.Array]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepConfig:
+    """The static settings of the step (hashable, so the step compiles once)."""
+
+    steps_per_epoch: int
+    reassign_every: int  # Epochs between re-assignments; 0 = never.
+    solver: str
+    target_seed: int
+    target_dim: int
+    crop_size: int
+    crop_padding: int
+    flip: bool
+
+
+def is_reassign_step(step: jax.Array, cfg: StepConfig) -> jax.Array:
+    """True on every step of epochs 0, k, 2k, ... for `reassign_every = k` (never for k = 0)."""
+    if cfg.reassign_every <= 0:
+        return jnp.zeros((), bool)
+    return (step // cfg.steps_per_epoch) % cfg.reassign_every == 0
+
+
+def reassign(z: jax.Array, c: jax.Array, solver: str) -> jax.Array:
+    """The permutation `pi` of the batch's targets maximising `sum_i <z_i, c_pi(i)>`: `[b]`."""
+    scores = jax.lax.stop_gradient(z) @ c.T  # [b, b]
+    return assignment.solve(scores, solver)
+
+
+def train_step(
+    state: TrainState,
+    batch: Batch,
+    *,
+    model: NATModel,
+    tx: optax.GradientTransformation,
+    cfg: StepConfig,
+) -> tuple[TrainState, Metrics]:
+    """One NAT step (Algorithm 1 of the paper) on a batch of images and their ids."""
+    rng = jax.random.fold_in(state.rng, state.step)
+    x = preprocess.random_crop_flip(rng, batch["images"], cfg.crop_size, cfg.crop_padding, cfg.flip)
+
+    def forward(params):
+        variables = {"params": params, "batch_stats": state.batch_stats}
+        (_, proj), updates = model.apply(variables, x, train=True, mutable=["batch_stats"])
+        return l2_normalize(proj), updates["batch_stats"]
+
+    z, pullback, batch_stats = jax.vjp(forward, state.params, has_aux=True)  # z: [b, d]
+    owned = state.perm[batch["ids"]]  # [b] target ids held by the batch
+    c = targets(cfg.target_seed, owned, cfg.target_dim)  # [b, d]
+    b = z.shape[0]
+    keep = jnp.arange(b, dtype=jnp.int32)
+    do_reassign = is_reassign_step(state.step, cfg)
+    pi = jax.lax.cond(do_reassign, lambda: reassign(z, c, cfg.solver), lambda: keep)
+    c = c[pi]
+    loss = square_loss(z, c)
+    (grads,) = pullback(2.0 * (z - c) / b)  # d loss / d z, pulled back to the parameters.
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    new_state = state.replace(
+        step=state.step + 1,
+        params=optax.apply_updates(state.params, updates),
+        batch_stats=batch_stats,
+        opt_state=opt_state,
+        perm=state.perm.at[batch["ids"]].set(owned[pi]),
+    )
+    metrics = {
+        "loss": loss,
+        "changed_fraction": jnp.mean(pi != keep),
+        "reassigned": do_reassign,
+    }
+    return new_state, metrics

@@ -1,0 +1,191 @@
+"""The NAT training job: set up, train (resuming from the latest checkpoint), evaluate, report."""
+
+import dataclasses
+import functools
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+
+import jax
+import numpy as np
+import optax
+import tqdm
+from ml_collections import ConfigDict
+
+from natjax import checkpointing, data, evaluation, sharding
+from natjax.config_checks import check_batch_fits, check_config
+from natjax.errors import UserError
+from natjax.models import NATModel, create_model
+from natjax.optim import create_optimizer
+from natjax.state import TrainState, create_train_state, init_variables
+from natjax.step import StepConfig, train_step
+
+
+@dataclasses.dataclass
+class Run:
+    """What the loop and the evaluation share."""
+
+    config: ConfigDict
+    workdir: str
+    dataset: data.Dataset
+    mesh: jax.sharding.Mesh
+    model: NATModel
+    tx: optax.GradientTransformation
+    step_cfg: StepConfig
+    total_steps: int
+
+
+def setup(config: ConfigDict, workdir: str) -> Run:
+    """Checks the config, loads the data and builds model, optimizer and step settings."""
+    check_config(config)
+    dataset = data.load(config.data)
+    check_batch_fits(config.batch_size, len(dataset.train))
+    mesh = sharding.make_mesh()
+    sharding.check_batch_size(config.batch_size, mesh)
+    steps_per_epoch = data.num_steps_per_epoch(len(dataset.train), config.batch_size)
+    total_steps = steps_per_epoch * config.num_epochs
+    step_cfg = StepConfig(
+        steps_per_epoch=steps_per_epoch,
+        reassign_every=config.nat.reassign_every,
+        solver=config.nat.solver,
+        target_seed=config.nat.target_seed,
+        target_dim=config.model.target_dim,
+        crop_size=config.input.crop_size or dataset.image_shape[0],
+        crop_padding=config.input.crop_padding,
+        flip=config.input.flip,
+    )
+    tx = create_optimizer(config.optim, total_steps)
+    model = create_model(config)
+    return Run(config, workdir, dataset, mesh, model, tx, step_cfg, total_steps)
+
+
+def compile_step(run: Run):
+    """The jitted step: state donated and replicated, batch split over the mesh."""
+    fn = functools.partial(train_step, model=run.model, tx=run.tx, cfg=run.step_cfg)
+    replicated = sharding.state_sharding(run.mesh)
+    return jax.jit(fn, donate_argnums=0, out_shardings=(replicated, replicated))
+
+
+def initial_state(run: Run, manager) -> TrainState:
+    """Step 0's state, or the latest checkpoint in the workdir (resumed with no extra flag)."""
+    state = create_train_state(
+        run.model, run.tx, run.config.seed, len(run.dataset.train), run.dataset.image_shape
+    )
+    state = jax.device_put(state, sharding.state_sharding(run.mesh))
+    latest = manager.latest_step()
+    if latest is not None:
+        logging.info("Resuming from the checkpoint at step %d.", latest)
+        state = checkpointing.restore(manager, state, latest)
+    return state
+
+
+def batches(run: Run, start_step: int):
+    """The global batches from `start_step` to the end, in the run's deterministic order."""
+    spe, n = run.step_cfg.steps_per_epoch, len(run.dataset.train)
+    ids = None
+    for step in range(start_step, run.total_steps):
+        epoch, offset = divmod(step, spe)
+        if ids is None or offset == 0:
+            ids = data.epoch_ids(n, run.config.batch_size, run.config.seed, epoch)
+        yield {"images": run.dataset.train.images[ids[offset]], "ids": ids[offset]}
+
+
+def _check_finite(loss: float, step: int) -> None:
+    if not math.isfinite(loss):
+        raise UserError(
+            f"The loss became {loss} at step {step}; lower --config.optim.learning_rate "
+            "(the last good checkpoint is kept)."
+        )
+
+
+def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
+    """Runs the steps left; saves at every epoch end. Returns the state and timing facts."""
+    step_fn = compile_step(run)
+    spe, start = run.step_cfg.steps_per_epoch, int(state.step)
+    bar = tqdm.tqdm(
+        total=run.total_steps,
+        initial=start,
+        disable=not run.config.progress_bar,
+        desc="NAT",
+        unit="step",
+        dynamic_ncols=True,
+    )
+    t0, t_first, loss = time.perf_counter(), None, float("nan")
+    for step, host_batch in enumerate(batches(run, start), start=start):
+        state, metrics = step_fn(state, sharding.put_batch(host_batch, run.mesh))
+        if t_first is None:
+            jax.block_until_ready(state)
+            t_first = time.perf_counter()
+        if (step + 1) % run.config.log_every_steps == 0 or (step + 1) % spe == 0:
+            loss = float(metrics["loss"])
+            _check_finite(loss, step + 1)
+            bar.set_postfix(loss=f"{loss:.4f}", changed=f"{float(metrics['changed_fraction']):.2f}")
+        if (step + 1) % spe == 0:
+            checkpointing.save(manager, state)
+        bar.update(1)
+    jax.block_until_ready(state)
+    bar.close()
+    manager.wait_until_finished()
+    end = time.perf_counter()
+    steps_done = run.total_steps - start
+    timed = (steps_done - 1) * run.config.batch_size
+    return state, {
+        "train_seconds": end - t0,
+        "images_per_second": timed / (end - t_first) if steps_done > 1 else float("nan"),
+        "final_loss": loss,
+    }
+
+
+def assignment_sha256(perm: jax.Array) -> str:
+    """SHA-256 of the permutation's int32 bytes: equal runs give equal digests."""
+    return hashlib.sha256(np.asarray(perm, np.int32).tobytes()).hexdigest()
+
+
+def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
+    """Trains NAT into `workdir`, evaluates the frozen encoder, writes `summary.json`."""
+    run = setup(config, workdir)
+    _prepare_workdir(workdir, config)
+    manager = checkpointing.create_manager(workdir)
+    state = initial_state(run, manager)
+    state, facts = train(run, state, manager)
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    init_rng = jax.random.split(jax.random.PRNGKey(config.seed))[0]
+    fresh = init_variables(run.model, init_rng, run.dataset.image_shape)
+    summary = evaluation.evaluate(config, run.model, variables, fresh, run.dataset)
+    summary.update(
+        facts,
+        assignment_sha256=assignment_sha256(state.perm),
+        steps=int(state.step),
+        num_train_examples=len(run.dataset.train),
+        devices=jax.device_count(),
+    )
+    if jax.process_index() == 0:
+        with open(os.path.join(workdir, "summary.json"), "w") as f:
+            json.dump(summary, f, indent=2)
+        print(format_summary(summary))
+    return summary
+
+
+def _prepare_workdir(workdir: str, config: ConfigDict) -> None:
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        if jax.process_index() == 0:
+            with open(os.path.join(workdir, "config.json"), "w") as f:
+                f.write(config.to_json_best_effort(indent=2))
+    except OSError as e:
+        raise UserError(
+            f"Cannot write to --workdir={workdir} ({e.strerror}); pass a writable directory."
+        ) from e
+
+
+def format_summary(summary: dict) -> str:
+    """The summary as an aligned two-column table."""
+    width = max(map(len, summary))
+    lines = [
+        f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+        for k, v in summary.items()
+    ]
+    return "\n".join(["NAT results", *lines])
