@@ -21,6 +21,22 @@ _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index.")
 flags.mark_flags_as_required(["config"])
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's parsing, with an unknown `--config.KEY` told in one sentence instead of a trace."""
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError) as e:
+        key = str(e).strip("\"'")
+        bad = [a for a in argv if a.startswith("--config.") and key in a.split("=")[0]]
+        where = f" in {bad[0]}" if bad else ""
+        print(
+            f"natjax: error: the config has no key {key!r}{where}; the keys are those of "
+            "the config file (e.g. configs/nat.py).",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+
+
 def main(argv: list[str]) -> None:
     del argv
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
@@ -34,4 +50,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

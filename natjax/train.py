@@ -147,7 +147,7 @@ def assignment_sha256(perm: jax.Array) -> str:
 def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     """Trains NAT into `workdir`, evaluates the frozen encoder, writes `summary.json`."""
     run = setup(config, workdir)
-    _prepare_workdir(workdir, config)
+    _prepare_workdir(workdir, config, run.dataset)
     manager = checkpointing.create_manager(workdir)
     state = initial_state(run, manager)
     state, facts = train(run, state, manager)
@@ -169,12 +169,20 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     return summary
 
 
-def _prepare_workdir(workdir: str, config: ConfigDict) -> None:
+def _prepare_workdir(workdir: str, config: ConfigDict, dataset: data.Dataset) -> None:
+    """Creates `workdir` with `config.json` and `run.json` (what export needs to rebuild)."""
+    facts = {
+        "image_shape": list(dataset.image_shape),
+        "num_classes": dataset.num_classes,
+        "num_train_examples": len(dataset.train),
+    }
     try:
         os.makedirs(workdir, exist_ok=True)
         if jax.process_index() == 0:
             with open(os.path.join(workdir, "config.json"), "w") as f:
                 f.write(config.to_json_best_effort(indent=2))
+            with open(os.path.join(workdir, "run.json"), "w") as f:
+                json.dump(facts, f, indent=2)
     except OSError as e:
         raise UserError(
             f"Cannot write to --workdir={workdir} ({e.strerror}); pass a writable directory."

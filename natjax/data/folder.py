@@ -5,6 +5,7 @@ sorted (class, file name) order, so they are stable across runs and machines. Fi
 decoded are skipped with a warning and counted, so one bad file does not end a long run.
 """
 
+import functools
 import io
 import logging
 import os
@@ -95,7 +96,12 @@ def _dir_entries(root: str) -> Iterator:
         rel = os.path.relpath(dirpath, root).split(os.sep)
         for name in names:
             full = os.path.join(dirpath, name)
-            yield (*rel, name), lambda full=full: open(full, "rb").read()
+            yield (*rel, name), functools.partial(_read_file, full)
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def _tar_entries(archive: str) -> Iterator:

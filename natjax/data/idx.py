@@ -1,4 +1,4 @@
-"""Reader for the IDX files of (Fashion-)MNIST, as Debian's `dataset-fashion-mnist` installs them."""
+"""Reader for (Fashion-)MNIST IDX files, as Debian's `dataset-fashion-mnist` installs them."""
 
 import gzip
 import os

@@ -1,0 +1,88 @@
+"""An encoder as a standalone artifact: `export` writes it, `load_encoder` reads it back.
+
+An export holds `encoder/` (an Orbax checkpoint of params and batch-norm statistics),
+`config.json` and `run.json`; loading it needs no training code or training state.
+"""
+
+import functools
+import json
+import os
+import shutil
+from collections.abc import Callable
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from natjax import checkpointing, features
+from natjax.errors import UserError
+from natjax.models import create_model
+from natjax.state import init_variables
+
+_ENCODER_DIR = "encoder"
+_CONFIG_FILE = "config.json"
+_RUN_FILE = "run.json"  # Facts of the data the run saw, e.g. {"image_shape": [28, 28, 1]}.
+
+
+def _read_json(directory: str, name: str) -> dict:
+    path = os.path.join(directory, name)
+    if not os.path.exists(path):
+        raise UserError(f"{path} is missing; {directory} is not a natjax workdir or export.")
+    with open(path) as f:
+        return json.load(f)
+
+
+def _read_run(directory: str) -> tuple[ml_collections.ConfigDict, tuple[int, ...]]:
+    config = ml_collections.ConfigDict(_read_json(directory, _CONFIG_FILE))
+    return config, tuple(_read_json(directory, _RUN_FILE)["image_shape"])
+
+
+def _abstract_variables(config: ml_collections.ConfigDict, image_shape) -> dict:
+    """Shapes of the model's variables, placed on this process's first device."""
+    model = create_model(config)
+    init = functools.partial(init_variables, model, image_shape=tuple(image_shape))
+    shapes = jax.eval_shape(init, jax.random.PRNGKey(0))
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes)
+
+
+def export(workdir: str, out: str, step: int | None = None) -> str:
+    """Writes the encoder of `workdir` (latest checkpoint, or `step`) to `out`; returns `out`."""
+    config, image_shape = _read_run(workdir)
+    variables = checkpointing.restore_model(workdir, step, _abstract_variables(config, image_shape))
+    out = os.path.abspath(out)
+    if os.path.exists(os.path.join(out, _ENCODER_DIR)):
+        raise UserError(f"{out} already holds an export; choose another --out or delete it.")
+    os.makedirs(out, exist_ok=True)
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save(os.path.join(out, _ENCODER_DIR), variables)
+    for name in (_CONFIG_FILE, _RUN_FILE):
+        shutil.copy(os.path.join(workdir, name), os.path.join(out, name))
+    return out
+
+
+def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np.ndarray]:
+    """`encode(images)`: uint8 `[N, H, W, C]` to float32 features `[N, D]`, from an export."""
+    config, image_shape = _read_run(path)
+    with ocp.StandardCheckpointer() as ckptr:
+        try:
+            variables = ckptr.restore(
+                os.path.join(os.path.abspath(path), _ENCODER_DIR),
+                _abstract_variables(config, image_shape),
+            )
+        except (FileNotFoundError, ValueError) as e:
+            raise UserError(f"{path} holds no readable encoder ({e}); export it again.") from e
+    model = create_model(config)
+    crop = config.input.crop_size or image_shape[0]
+
+    def encode(images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.shape[1:] != image_shape:
+            expected = ", ".join(map(str, image_shape))
+            raise ValueError(
+                f"encode takes uint8 images [N, {expected}]; got {images.dtype} {images.shape}."
+            )
+        return features.extract(model, variables, images, crop, batch_size)
+
+    return encode

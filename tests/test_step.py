@@ -1,0 +1,121 @@
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linear_sum_assignment
+
+from natjax.data import epoch_ids
+from natjax.models import NATModel, SmallConvNet
+from natjax.state import create_train_state
+from natjax.step import StepConfig, is_reassign_step, reassign, train_step
+from natjax.targets import targets
+
+IMAGE_SHAPE = (8, 8, 1)
+
+
+def make(n, b, reassign_every, solver="hungarian"):
+    model = NATModel(SmallConvNet((4,)), target_dim=4)
+    tx = optax.sgd(0.1, momentum=0.9)
+    cfg = StepConfig(
+        steps_per_epoch=n // b,
+        reassign_every=reassign_every,
+        solver=solver,
+        target_seed=0,
+        target_dim=4,
+        crop_size=8,
+        crop_padding=1,
+        flip=True,
+    )
+    state = create_train_state(model, tx, 0, n, IMAGE_SHAPE)
+    step = jax.jit(functools.partial(train_step, model=model, tx=tx, cfg=cfg), donate_argnums=0)
+    images = np.random.default_rng(0).integers(0, 255, (n, *IMAGE_SHAPE)).astype(np.uint8)
+    return state, step, images
+
+
+def batches(n, b, epochs, images):
+    for epoch in range(epochs):
+        for ids in epoch_ids(n, b, 0, epoch):
+            yield {"images": images[ids], "ids": ids}
+
+
+def is_permutation(perm, n):
+    return np.array_equal(np.sort(np.asarray(perm)), np.arange(n))
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    b=st.sampled_from([2, 4, 8]),
+    batches_per_epoch=st.integers(1, 4),
+    extra=st.integers(0, 3),
+    reassign_every=st.integers(0, 2),
+    epochs=st.integers(1, 3),
+)
+def test_assignment_stays_a_permutation(b, batches_per_epoch, extra, reassign_every, epochs):
+    n = b * batches_per_epoch + extra  # Some examples fall in the dropped remainder.
+    state, step, images = make(n, b, reassign_every)
+    for batch in batches(n, b, epochs, images):
+        before = np.asarray(state.perm)
+        state, _ = step(state, batch)
+        after = np.asarray(state.perm)
+        assert is_permutation(after, n)
+        outside = np.setdiff1d(np.arange(n), batch["ids"])
+        np.testing.assert_array_equal(after[outside], before[outside])  # Swaps stay in-batch.
+    if reassign_every == 0:
+        np.testing.assert_array_equal(state.perm, np.arange(n))
+
+
+def test_reassignment_schedule():
+    cfg = StepConfig(
+        steps_per_epoch=10,
+        reassign_every=3,
+        solver="hungarian",
+        target_seed=0,
+        target_dim=4,
+        crop_size=8,
+        crop_padding=0,
+        flip=False,
+    )
+    flags = [bool(is_reassign_step(jnp.int32(s), cfg)) for s in range(0, 70, 10)]
+    assert flags == [True, False, False, True, False, False, True]
+    never = StepConfig(**{**cfg.__dict__, "reassign_every": 0})
+    assert not any(bool(is_reassign_step(jnp.int32(s), never)) for s in range(50))
+
+
+@pytest.mark.parametrize("solver", ["hungarian", "scipy"])
+def test_reassign_finds_the_best_swap_of_the_batch_targets(solver):
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(32, 8)).astype(np.float32)
+    c = np.asarray(targets(0, jnp.arange(32), 8))
+    pi = np.asarray(jax.jit(reassign, static_argnums=2)(z, c, solver))
+    scores = z @ c.T
+    rows, cols = linear_sum_assignment(scores, maximize=True)
+    np.testing.assert_allclose(scores[np.arange(32), pi].sum(), scores[rows, cols].sum(), rtol=1e-5)
+    assert scores[np.arange(32), pi].sum() >= np.trace(scores) - 1e-5
+
+
+def test_step_reassigns_only_in_reassignment_epochs_and_compiles_once():
+    n, b = 32, 8
+    state, step, images = make(n, b, reassign_every=2)
+    reassigned = []
+    for batch in batches(n, b, 3, images):
+        state, metrics = step(state, batch)
+        reassigned.append(bool(metrics["reassigned"]))
+        assert np.isfinite(float(metrics["loss"]))
+    assert reassigned == [True] * 4 + [False] * 4 + [True] * 4
+    assert int(state.step) == 12
+    assert step._cache_size() == 1  # One compilation for both kinds of step.
+
+
+def test_loss_is_the_square_loss_against_the_assigned_targets():
+    n = b = 8
+    state, step, images = make(n, b, reassign_every=0)
+    ids = np.arange(b)
+    new_state, metrics = step(state, {"images": images[ids], "ids": ids})
+    assert 0.0 <= float(metrics["loss"]) <= 4.0  # Between unit vectors: ||z - c||^2 in [0, 4].
+    assert float(metrics["changed_fraction"]) == 0.0
+    assert int(new_state.step) == 1
