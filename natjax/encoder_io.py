@@ -18,6 +18,7 @@ import orbax.checkpoint as ocp
 from natjax import checkpointing, features
 from natjax.errors import UserError
 from natjax.models import create_model
+from natjax.preprocess import model_input_shape
 from natjax.state import init_variables
 
 _ENCODER_DIR = "encoder"
@@ -41,7 +42,8 @@ def _read_run(directory: str) -> tuple[ml_collections.ConfigDict, tuple[int, ...
 def _abstract_variables(config: ml_collections.ConfigDict, image_shape) -> dict:
     """Shapes of the model's variables, placed on this process's first device."""
     model = create_model(config)
-    init = functools.partial(init_variables, model, image_shape=tuple(image_shape))
+    input_shape = model_input_shape(tuple(image_shape), config.input.crop_size)
+    init = functools.partial(init_variables, model, input_shape=input_shape)
     shapes = jax.eval_shape(init, jax.random.PRNGKey(0))
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes)

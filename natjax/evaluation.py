@@ -22,8 +22,7 @@ def _probe(train_x, test_x, dataset: Dataset, config: ConfigDict) -> float:
     )
 
 
-def _features(model, variables, dataset, config) -> tuple[np.ndarray, np.ndarray]:
-    crop = config.input.crop_size or config.data.image_size
+def _features(model, variables, dataset, config, crop) -> tuple[np.ndarray, np.ndarray]:
     return tuple(
         features.extract(model, variables, split.images, crop, config.eval.batch_size)
         for split in (dataset.train, dataset.test)
@@ -31,10 +30,16 @@ def _features(model, variables, dataset, config) -> tuple[np.ndarray, np.ndarray
 
 
 def evaluate(
-    config: ConfigDict, model: NATModel, variables: dict, init_variables: dict, dataset: Dataset
+    config: ConfigDict,
+    model: NATModel,
+    variables: dict,
+    init_variables: dict,
+    dataset: Dataset,
+    crop_size: int,
 ) -> dict:
-    """The probe and kNN top-1 of the trained encoder, and the probe baselines."""
-    train_x, test_x = _features(model, variables, dataset, config)
+    """The probe and kNN top-1 of the trained encoder (on centre `crop_size` views), and the
+    probe baselines."""
+    train_x, test_x = _features(model, variables, dataset, config, crop_size)
     results = {
         "linear_probe_top1": _probe(train_x, test_x, dataset, config),
         "knn_top1": probes.knn_top1(
@@ -49,12 +54,12 @@ def evaluate(
         "feature_dim": int(train_x.shape[1]),
     }
     if config.eval.baselines:
-        results.update(_baselines(config, model, init_variables, dataset))
+        results.update(_baselines(config, model, init_variables, dataset, crop_size))
     return results
 
 
-def _baselines(config, model, init_variables, dataset) -> dict:
-    train_x, test_x = _features(model, init_variables, dataset, config)
+def _baselines(config, model, init_variables, dataset, crop_size) -> dict:
+    train_x, test_x = _features(model, init_variables, dataset, config, crop_size)
     out = {"baseline_random_init_linear_top1": _probe(train_x, test_x, dataset, config)}
     dims = int(np.prod(dataset.image_shape))
     if dims <= _MAX_RAW_PIXEL_DIMS:

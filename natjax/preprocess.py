@@ -47,6 +47,12 @@ def random_crop_flip(
     return images
 
 
+def model_input_shape(image_shape: tuple[int, ...], crop_size: int) -> tuple[int, int, int]:
+    """The `[H, W, C]` the encoder sees: the crop of the stored images (`crop_size` 0: all)."""
+    side = crop_size or image_shape[0]
+    return (side, side, image_shape[-1])
+
+
 def center_crop(images: jax.Array, crop_size: int) -> jax.Array:
     """The central `crop_size` square of each image (evaluation-time view)."""
     top = (images.shape[1] - crop_size) // 2

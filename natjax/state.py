@@ -17,9 +17,9 @@ class TrainState(flax.struct.PyTreeNode):
     rng: jax.Array  # uint32 [2]: the run's key; the step number is folded into it.
 
 
-def init_variables(model: NATModel, rng: jax.Array, image_shape: tuple[int, ...]) -> dict:
-    """Fresh `params` and `batch_stats` for images of `image_shape` (`[H, W, C]`)."""
-    images = jnp.zeros((2, *image_shape), jnp.uint8)
+def init_variables(model: NATModel, rng: jax.Array, input_shape: tuple[int, ...]) -> dict:
+    """Fresh `params` and `batch_stats` for model inputs of `input_shape` (`[H, W, C]`)."""
+    images = jnp.zeros((2, *input_shape), jnp.uint8)
     return dict(model.init(rng, images, train=False))
 
 
@@ -28,11 +28,11 @@ def create_train_state(
     tx: optax.GradientTransformation,
     seed: int,
     num_examples: int,
-    image_shape: tuple[int, ...],
+    input_shape: tuple[int, ...],
 ) -> TrainState:
     """The state at step 0; image i starts with target i (the targets are i.i.d. anyway)."""
     init_rng, run_rng = jax.random.split(jax.random.PRNGKey(seed))
-    variables = init_variables(model, init_rng, image_shape)
+    variables = init_variables(model, init_rng, input_shape)
     return TrainState(
         step=jnp.zeros((), jnp.int32),
         params=variables["params"],

@@ -15,7 +15,7 @@ import optax
 import tqdm
 from ml_collections import ConfigDict
 
-from natjax import checkpointing, data, evaluation, sharding
+from natjax import checkpointing, data, evaluation, preprocess, sharding
 from natjax.config_checks import check_batch_fits, check_config
 from natjax.errors import UserError
 from natjax.models import NATModel, create_model
@@ -69,10 +69,14 @@ def compile_step(run: Run):
     return jax.jit(fn, donate_argnums=0, out_shardings=(replicated, replicated))
 
 
+def input_shape(run: Run) -> tuple[int, int, int]:
+    return preprocess.model_input_shape(run.dataset.image_shape, run.step_cfg.crop_size)
+
+
 def initial_state(run: Run, manager) -> TrainState:
     """Step 0's state, or the latest checkpoint in the workdir (resumed with no extra flag)."""
     state = create_train_state(
-        run.model, run.tx, run.config.seed, len(run.dataset.train), run.dataset.image_shape
+        run.model, run.tx, run.config.seed, len(run.dataset.train), input_shape(run)
     )
     state = jax.device_put(state, sharding.state_sharding(run.mesh))
     latest = manager.latest_step()
@@ -153,8 +157,10 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     state, facts = train(run, state, manager)
     variables = {"params": state.params, "batch_stats": state.batch_stats}
     init_rng = jax.random.split(jax.random.PRNGKey(config.seed))[0]
-    fresh = init_variables(run.model, init_rng, run.dataset.image_shape)
-    summary = evaluation.evaluate(config, run.model, variables, fresh, run.dataset)
+    fresh = init_variables(run.model, init_rng, input_shape(run))
+    summary = evaluation.evaluate(
+        config, run.model, variables, fresh, run.dataset, run.step_cfg.crop_size
+    )
     summary.update(
         facts,
         assignment_sha256=assignment_sha256(state.perm),

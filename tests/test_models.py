@@ -39,7 +39,7 @@ def test_small_convnet_parameter_count():
     config = get_config()
     count, (h, z) = encoder_params(config, (28, 28, 1))
     assert count == conv_bn(3, 2, 32) + conv_bn(3, 32, 64) + conv_bn(3, 64, 128)
-    assert h.shape == (1, 128) and z.shape == (1, 64)
+    assert h.shape == (1, 7 * 7 * 128) and z.shape == (1, 64)
 
 
 def test_alexnet_bn_parameter_count_and_pool5_shape():

@@ -60,7 +60,7 @@ def test_exported_encoder_reproduces_the_evaluated_features(trained, tmp_path):
     encode = natjax.load_encoder(out)
     images = data.load(config.data).test.images[:20]
     feats = encode(images)
-    assert feats.shape == (20, 16) and feats.dtype == np.float32
+    assert feats.shape == (20, 6 * 6 * 16) and feats.dtype == np.float32
     manager = create_manager(workdir, create=False)
     model_vars = manager.restore(manager.latest_step()).model
     expected = features.extract(create_model(config), model_vars, images, 12, 8)

@@ -5,8 +5,9 @@ through `tfds.data_source`, which needs the dataset prepared in the array_record
 """
 
 import numpy as np
+from PIL import Image
 
-from natjax.data.folder import decode_image
+from natjax.data.folder import decode_image, fit_image
 from natjax.data.types import Dataset, Split
 from natjax.errors import UserError
 
@@ -26,10 +27,19 @@ class LazyImages:
 
     def __getitem__(self, index) -> np.ndarray:
         ids = np.arange(len(self))[index] if isinstance(index, slice) else np.asarray(index)
-        examples = self._source.__getitems__([int(i) for i in ids.ravel()])
         size = self.shape[1]
-        images = [decode_image(e["image"], size) for e in examples]
+        images = [_fit(self._source[int(i)]["image"], size) for i in ids.ravel()]
         return np.stack(images).reshape(*ids.shape, size, size, 3)
+
+
+def _fit(image, size: int) -> np.ndarray:
+    """An example's image, decoded by tfds (an array) or still encoded (bytes), at `size`."""
+    if isinstance(image, bytes):
+        return decode_image(image, size)
+    image = np.asarray(image)
+    if image.shape[:2] == (size, size) and image.shape[-1] == 3:
+        return image.astype(np.uint8)
+    return fit_image(Image.fromarray(np.squeeze(image)), size)
 
 
 def load_tfds_dataset(
@@ -62,23 +72,15 @@ def _prepared_builder(name: str, data_dir: str):
 
 
 def _read_split(builder, split: str, image_size: int) -> Split:
-    import tensorflow_datasets as tfds
-
-    try:  # Images stay encoded until a batch asks for them.
-        source = builder.as_data_source(split=split, decoders={"image": tfds.decode.SkipDecoding()})
+    try:
+        source = builder.as_data_source(split=split)
     except Exception as e:
         raise UserError(
             f"{builder.name} split {split!r} cannot be read without TensorFlow ({e}); prepare it "
             "with `tfds build --file_format=array_record` or install natjax[tfds]."
         ) from e
-    labels = np.asarray([int(e["label"]) for e in _iterate(source, ("label",))], np.int32)
+    labels = np.asarray([int(source[i]["label"]) for i in range(len(source))], np.int32)
     images = LazyImages(source, image_size)
     if np.prod(images.shape) <= _IN_MEMORY_BYTES:
         images = np.concatenate([images[i : i + 4096] for i in range(0, len(images), 4096)])
     return Split(images, labels)
-
-
-def _iterate(source, keys):
-    for start in range(0, len(source), 4096):
-        for example in source.__getitems__(list(range(start, min(start + 4096, len(source))))):
-            yield {k: example[k] for k in keys}
