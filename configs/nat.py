@@ -76,7 +76,7 @@ def _base() -> ml_collections.ConfigDict:
 
     c.eval = ml_collections.ConfigDict()
     c.eval.batch_size = 1024
-    c.eval.probe_steps = 300  # Full-batch L-BFGS iterations of the logistic-regression probe.
+    c.eval.probe_steps = 100  # Full-batch L-BFGS iterations of the logistic-regression probe.
     c.eval.probe_l2 = 1e-4
     c.eval.knn_k = 200
     c.eval.knn_temperature = 0.07
