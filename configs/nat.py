@@ -64,7 +64,7 @@ def _base() -> ml_collections.ConfigDict:
 
     c.nat = ml_collections.ConfigDict()
     c.nat.reassign_every = 3  # Epochs between re-assignments; 0 = never.
-    c.nat.solver = "hungarian"  # natjax.assignment.METHODS
+    c.nat.solver = "auction"  # natjax.assignment.METHODS: auction | hungarian | scipy
     c.nat.target_seed = 0
 
     c.optim = ml_collections.ConfigDict()

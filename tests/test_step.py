@@ -18,7 +18,7 @@ from natjax.targets import targets
 IMAGE_SHAPE = (8, 8, 1)
 
 
-def make(n, b, reassign_every, solver="hungarian"):
+def make(n, b, reassign_every, solver="auction"):
     model = NATModel(SmallConvNet((4,)), target_dim=4)
     tx = optax.sgd(0.1, momentum=0.9)
     cfg = StepConfig(
@@ -86,7 +86,7 @@ def test_reassignment_schedule():
     assert not any(bool(is_reassign_step(jnp.int32(s), never)) for s in range(50))
 
 
-@pytest.mark.parametrize("solver", ["hungarian", "scipy"])
+@pytest.mark.parametrize("solver", ["auction", "hungarian", "scipy"])
 def test_reassign_finds_the_best_swap_of_the_batch_targets(solver):
     rng = np.random.default_rng(0)
     z = rng.normal(size=(32, 8)).astype(np.float32)
@@ -119,3 +119,12 @@ def test_loss_is_the_square_loss_against_the_assigned_targets():
     assert 0.0 <= float(metrics["loss"]) <= 4.0  # Between unit vectors: ||z - c||^2 in [0, 4].
     assert float(metrics["changed_fraction"]) == 0.0
     assert int(new_state.step) == 1
+
+
+@pytest.mark.parametrize("solver", ["auction", "hungarian"])
+def test_step_runs_with_each_in_graph_solver(solver):
+    n, b = 16, 8
+    state, step, images = make(n, b, reassign_every=1, solver=solver)
+    for batch in batches(n, b, 1, images):
+        state, metrics = step(state, batch)
+    assert is_permutation(state.perm, n) and float(metrics["changed_fraction"]) > 0

@@ -1,29 +1,41 @@
 """Linear-assignment solvers behind one interface: `solve(scores, method) -> perm`.
 
 `perm[i]` is the column given to row `i`; the permutation maximises `sum_i scores[i, perm[i]]`.
-Every method is usable inside `jax.jit`; `scipy` goes to the host through a callback and is
-meant for tests and as a CPU reference.
+Methods: `auction` (jittable, data-parallel; see `auction.py` for its exactness guarantee),
+`hungarian` (optax's jittable Hungarian algorithm, sequential), `scipy` (host callback, a
+reference for tests and a CPU fallback). All of them run inside `jax.jit` and `jax.vmap`.
 """
 
 from collections.abc import Callable
 
 import jax
+import numpy as np
 
+from natjax.assignment.auction import AuctionResult, auction, solve_auction
 from natjax.assignment.host import solve_scipy
 from natjax.assignment.hungarian import solve_hungarian
 
 Solver = Callable[[jax.Array], jax.Array]
 
 METHODS: dict[str, Solver] = {
+    "auction": solve_auction,
     "hungarian": solve_hungarian,
     "scipy": solve_scipy,
 }
 
+__all__ = ["METHODS", "AuctionResult", "auction", "solve"]
 
-def solve(scores: jax.Array, method: str = "hungarian") -> jax.Array:
-    """The score-maximising permutation of a square float matrix `[b, b]`: int32 `[b]`."""
+
+def solve(scores: jax.Array, method: str = "auction") -> jax.Array:
+    """The score-maximising permutation of a square float matrix `[b, b]`: int32 `[b]`.
+
+    Non-finite scores raise ValueError when `scores` is concrete; under jit the auction returns
+    the identity for them (see `auction`).
+    """
     if scores.ndim != 2 or scores.shape[0] != scores.shape[1]:
         raise ValueError(f"scores must be a square matrix, got shape {scores.shape}.")
     if method not in METHODS:
         raise ValueError(f"Unknown assignment method {method!r}; use one of {sorted(METHODS)}.")
+    if not isinstance(scores, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(scores))):
+        raise ValueError("scores contain NaN or infinite values; the assignment needs finite ones.")
     return METHODS[method](scores)
