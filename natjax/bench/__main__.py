@@ -1,23 +1,31 @@
-"""`python -m natjax.bench NAME [--json OUT] [--sizes 64,256]`."""
+"""`python -m natjax.bench NAME [--json OUT] [--only A,B]`."""
 
 import argparse
 import json
 
-from natjax.bench import assignment
+from natjax.bench import assignment, step
 from natjax.bench.timing import machine
 
-BENCHMARKS = {"assignment": assignment}
+BENCHMARKS = {"assignment": assignment, "step": step}
+
+
+def _subset(only: str, name: str) -> tuple:
+    items = only.split(",")
+    return tuple(int(i) for i in items) if name == "assignment" else tuple(items)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m natjax.bench")
     parser.add_argument("name", choices=sorted(BENCHMARKS))
     parser.add_argument("--json", help="Also write the results to this JSON file.")
-    parser.add_argument("--sizes", help="Comma-separated sizes (default: the benchmark's own).")
+    parser.add_argument(
+        "--only",
+        help="Comma-separated subset: sizes (assignment) or encoders "
+        "(step); default: all of the benchmark's own.",
+    )
     args = parser.parse_args()
     bench = BENCHMARKS[args.name]
-    sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else None
-    rows = bench.run(sizes) if sizes else bench.run()
+    rows = bench.run(_subset(args.only, args.name)) if args.only else bench.run()
     print(f"# natjax.bench {args.name} on {machine()}")
     print(bench.format_table(rows))
     if args.json:

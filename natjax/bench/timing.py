@@ -1,5 +1,7 @@
 """Timing helpers shared by the benchmarks."""
 
+import importlib.util
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -24,3 +26,14 @@ def machine() -> str:
     """The device the default backend runs on, in words."""
     device = jax.devices()[0]
     return f"{device.platform}: {device.device_kind} x{jax.device_count()}"
+
+
+CONFIG_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "configs", "nat.py")
+
+
+def load_config(preset: str):
+    """A preset of the repository's `configs/nat.py`, loaded by path as `natjax.main` does."""
+    spec = importlib.util.spec_from_file_location("natjax_config", CONFIG_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config(preset)
