@@ -16,6 +16,12 @@ class TrainState(flax.struct.PyTreeNode):
     perm: jax.Array  # int32 [n]: image i owns target perm[i]; always a permutation of [0, n).
     rng: jax.Array  # uint32 [2]: the run's key; the step number is folded into it.
 
+    def apply_gradients(self, grads, tx: optax.GradientTransformation, **changes) -> "TrainState":
+        """One optimizer step on `params`; `changes` replaces other fields (e.g. `perm`)."""
+        updates, opt_state = tx.update(grads, self.opt_state, self.params)
+        params = optax.apply_updates(self.params, updates)
+        return self.replace(step=self.step + 1, params=params, opt_state=opt_state, **changes)
+
 
 def init_variables(model: NATModel, rng: jax.Array, input_shape: tuple[int, ...]) -> dict:
     """Fresh `params` and `batch_stats` for model inputs of `input_shape` (`[H, W, C]`)."""

@@ -76,13 +76,8 @@ def train_step(
     c = c[pi]
     loss = square_loss(z, c)
     (grads,) = pullback(2.0 * (z - c) / b)  # d loss / d z, pulled back to the parameters.
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    new_state = state.replace(
-        step=state.step + 1,
-        params=optax.apply_updates(state.params, updates),
-        batch_stats=batch_stats,
-        opt_state=opt_state,
-        perm=state.perm.at[batch["ids"]].set(owned[pi]),
+    new_state = state.apply_gradients(
+        grads, tx, batch_stats=batch_stats, perm=state.perm.at[batch["ids"]].set(owned[pi])
     )
     metrics = {
         "loss": loss,

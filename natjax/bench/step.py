@@ -40,14 +40,7 @@ def supervised_step(state: TrainState, batch, *, model, tx):
         return loss, updates["batch_stats"]
 
     (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    new = state.replace(
-        step=state.step + 1,
-        params=optax.apply_updates(state.params, updates),
-        batch_stats=stats,
-        opt_state=opt_state,
-    )
-    return new, {"loss": loss}
+    return state.apply_gradients(grads, tx, batch_stats=stats), {"loss": loss}
 
 
 def _runner(step_fn, state, batch):
