@@ -23,8 +23,9 @@ def _probe(train_x, test_x, dataset: Dataset, config: ConfigDict) -> float:
 
 
 def _features(model, variables, dataset, config, crop) -> tuple[np.ndarray, np.ndarray]:
+    fn = features.make_encode_fn(model, crop)
     return tuple(
-        features.extract(model, variables, split.images, crop, config.eval.batch_size)
+        features.extract(model, variables, split.images, crop, config.eval.batch_size, fn)
         for split in (dataset.train, dataset.test)
     )
 

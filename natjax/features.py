@@ -18,11 +18,24 @@ def encode(model: NATModel, variables: dict, images: jax.Array, crop_size: int) 
     return h.astype(jnp.float32)
 
 
+def make_encode_fn(model: NATModel, crop_size: int):
+    """`encode` jitted once for `model`: `fn(variables, images) -> [b, D]`."""
+    return jax.jit(functools.partial(encode, model, crop_size=crop_size))
+
+
 def extract(
-    model: NATModel, variables: dict, images, crop_size: int, batch_size: int
+    model: NATModel,
+    variables: dict,
+    images,
+    crop_size: int,
+    batch_size: int,
+    encode_fn=None,
 ) -> np.ndarray:
-    """Representations of all `images` (array-like `[n, H, W, C]`) as a host array `[n, D]`."""
-    fn = jax.jit(functools.partial(encode, model, crop_size=crop_size))
+    """Representations of all `images` (array-like `[n, H, W, C]`) as a host array `[n, D]`.
+
+    Pass `encode_fn` (from `make_encode_fn`) to reuse one compilation across calls.
+    """
+    fn = encode_fn or make_encode_fn(model, crop_size)
     n = len(images)
     chunks = []
     for start in range(0, n, batch_size):

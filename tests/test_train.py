@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 
 import jax
@@ -54,7 +55,7 @@ def test_final_assignment_is_a_saved_permutation_matching_the_digest(trained):
     assert not np.array_equal(perm, np.arange(len(perm)))  # Re-assignment did swap targets.
 
 
-def test_exported_encoder_reproduces_the_evaluated_features(trained, tmp_path):
+def test_exported_encoder_reproduces_the_evaluated_features(trained, tmp_path, caplog):
     config, workdir, _ = trained
     out = natjax.export(workdir, str(tmp_path / "export"))
     encode = natjax.load_encoder(out)
@@ -65,6 +66,10 @@ def test_exported_encoder_reproduces_the_evaluated_features(trained, tmp_path):
     model_vars = manager.restore(manager.latest_step()).model
     expected = features.extract(create_model(config), model_vars, images, 12, 8)
     np.testing.assert_allclose(feats, expected, rtol=1e-5, atol=1e-5)
+    caplog.clear()
+    with jax.log_compiles(), caplog.at_level(logging.WARNING):
+        np.testing.assert_array_equal(encode(images), feats)
+    assert "Compiling" not in caplog.text  # A second call reuses the compiled encoder.
     with pytest.raises(ValueError, match="uint8 images"):
         encode(images.astype(np.float32))
     with pytest.raises(UserError, match="already holds an export"):
