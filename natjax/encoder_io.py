@@ -75,9 +75,8 @@ def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np
             )
         except (FileNotFoundError, ValueError) as e:
             raise UserError(f"{path} holds no readable encoder ({e}); export it again.") from e
-    model = create_model(config)
-    crop = config.input.crop_size or image_shape[0]
-    encode_fn = features.make_encode_fn(model, crop)  # Compiled once, on the first call.
+    crop = model_input_shape(image_shape, config.input.crop_size)[0]
+    encode_fn = features.make_encode_fn(create_model(config), crop)  # Compiled on first call.
 
     def encode(images: np.ndarray) -> np.ndarray:
         images = np.asarray(images)
@@ -86,6 +85,6 @@ def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np
             raise ValueError(
                 f"encode takes uint8 images [N, {expected}]; got {images.dtype} {images.shape}."
             )
-        return features.extract(model, variables, images, crop, batch_size, encode_fn)
+        return features.extract(encode_fn, variables, images, batch_size)
 
     return encode

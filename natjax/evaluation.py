@@ -25,7 +25,7 @@ def _probe(train_x, test_x, dataset: Dataset, config: ConfigDict) -> float:
 def _features(model, variables, dataset, config, crop) -> tuple[np.ndarray, np.ndarray]:
     fn = features.make_encode_fn(model, crop)
     return tuple(
-        features.extract(model, variables, split.images, crop, config.eval.batch_size, fn)
+        features.extract(fn, variables, split.images, config.eval.batch_size)
         for split in (dataset.train, dataset.test)
     )
 

@@ -23,19 +23,9 @@ def make_encode_fn(model: NATModel, crop_size: int):
     return jax.jit(functools.partial(encode, model, crop_size=crop_size))
 
 
-def extract(
-    model: NATModel,
-    variables: dict,
-    images,
-    crop_size: int,
-    batch_size: int,
-    encode_fn=None,
-) -> np.ndarray:
-    """Representations of all `images` (array-like `[n, H, W, C]`) as a host array `[n, D]`.
-
-    Pass `encode_fn` (from `make_encode_fn`) to reuse one compilation across calls.
-    """
-    fn = encode_fn or make_encode_fn(model, crop_size)
+def extract(encode_fn, variables: dict, images, batch_size: int) -> np.ndarray:
+    """Representations of all `images` (array-like `[n, H, W, C]`) as a host array `[n, D]`,
+    through `encode_fn` from `make_encode_fn` (one compilation however often it is called)."""
     n = len(images)
     chunks = []
     for start in range(0, n, batch_size):
@@ -43,5 +33,5 @@ def extract(
         pad = batch_size - len(chunk)  # Pad the last chunk: one compiled shape.
         if pad:
             chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-        chunks.append(np.asarray(fn(variables, chunk))[: batch_size - pad])
+        chunks.append(np.asarray(encode_fn(variables, chunk))[: batch_size - pad])
     return np.concatenate(chunks)

@@ -29,6 +29,12 @@ def init_variables(model: NATModel, rng: jax.Array, input_shape: tuple[int, ...]
     return dict(model.init(rng, images, train=False))
 
 
+def split_seed(seed: int) -> tuple[jax.Array, jax.Array]:
+    """`(init_rng, run_rng)`: the key that initialises the variables, and the run's key."""
+    init_rng, run_rng = jax.random.split(jax.random.PRNGKey(seed))
+    return init_rng, run_rng
+
+
 def create_train_state(
     model: NATModel,
     tx: optax.GradientTransformation,
@@ -37,7 +43,7 @@ def create_train_state(
     input_shape: tuple[int, ...],
 ) -> TrainState:
     """The state at step 0; image i starts with target i (the targets are i.i.d. anyway)."""
-    init_rng, run_rng = jax.random.split(jax.random.PRNGKey(seed))
+    init_rng, run_rng = split_seed(seed)
     variables = init_variables(model, init_rng, input_shape)
     return TrainState(
         step=jnp.zeros((), jnp.int32),

@@ -20,7 +20,7 @@ from natjax.config_checks import check_batch_fits, check_config
 from natjax.errors import UserError
 from natjax.models import NATModel, create_model
 from natjax.optim import create_optimizer
-from natjax.state import TrainState, create_train_state, init_variables
+from natjax.state import TrainState, create_train_state, init_variables, split_seed
 from natjax.step import StepConfig, train_step
 
 
@@ -156,8 +156,7 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     state = initial_state(run, manager)
     state, facts = train(run, state, manager)
     variables = {"params": state.params, "batch_stats": state.batch_stats}
-    init_rng = jax.random.split(jax.random.PRNGKey(config.seed))[0]
-    fresh = init_variables(run.model, init_rng, input_shape(run))
+    fresh = init_variables(run.model, split_seed(config.seed)[0], input_shape(run))  # Step 0's.
     summary = evaluation.evaluate(
         config, run.model, variables, fresh, run.dataset, run.step_cfg.crop_size
     )

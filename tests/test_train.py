@@ -64,7 +64,8 @@ def test_exported_encoder_reproduces_the_evaluated_features(trained, tmp_path, c
     assert feats.shape == (20, 6 * 6 * 16) and feats.dtype == np.float32
     manager = create_manager(workdir, create=False)
     model_vars = manager.restore(manager.latest_step()).model
-    expected = features.extract(create_model(config), model_vars, images, 12, 8)
+    encode_fn = features.make_encode_fn(create_model(config), 12)
+    expected = features.extract(encode_fn, model_vars, images, 8)
     np.testing.assert_allclose(feats, expected, rtol=1e-5, atol=1e-5)
     caplog.clear()
     with jax.log_compiles(), caplog.at_level(logging.WARNING):
