@@ -74,6 +74,20 @@ def test_auction_is_exact_on_integer_scores(b):
     assert total(scores, result.perm) == optimum(scores)
 
 
+@pytest.mark.parametrize("bidders", [1, 4, 64])
+@pytest.mark.parametrize("b", [17, 64])
+def test_every_auction_kernel_reaches_the_optimum(bidders, b):
+    """The CPU default (one bidder), the block kernel (the accelerator default) and the wide
+    Jacobi kernel (bidders >= b), all on CPU, since CI has no accelerator."""
+    solve = jax.jit(lambda s: auction(s, bidders=bidders))
+    for name, scores in score_matrices(b, seed=b + bidders).items():
+        scores = scores.astype(np.float32)
+        result = solve(jnp.asarray(scores))
+        assert bool(result.converged), name
+        gap = optimum(scores) - total(scores, result.perm)
+        assert -1e-9 <= gap <= auction_gap_bound(scores) + 1e-6 * abs(optimum(scores)), name
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     b=st.integers(1, 12),
