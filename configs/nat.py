@@ -65,6 +65,8 @@ def _base() -> ml_collections.ConfigDict:
     c.nat = ml_collections.ConfigDict()
     c.nat.reassign_every = 3  # Epochs between re-assignments; 0 = never.
     c.nat.solver = "auction"  # natjax.assignment.METHODS: auction | hungarian | scipy
+    # "global": one assignment over all devices' images; "local": one per device's slice.
+    c.nat.scope = "global"
     c.nat.target_seed = 0
 
     c.optim = ml_collections.ConfigDict()

@@ -4,6 +4,7 @@ from ml_collections import ConfigDict
 
 from natjax import assignment, models
 from natjax.errors import UserError
+from natjax.step import SCOPES
 
 
 def _require(ok: bool, key: str, value, expected: str) -> None:
@@ -35,6 +36,7 @@ def check_config(c: ConfigDict) -> None:
         c.nat.solver,
         f"one of {', '.join(sorted(assignment.METHODS))}",
     )
+    _require(c.nat.scope in SCOPES, "nat.scope", c.nat.scope, " or ".join(SCOPES))
     _require(c.optim.name in ("sgd", "adam"), "optim.name", c.optim.name, "sgd or adam")
     _require(c.optim.learning_rate > 0, "optim.learning_rate", c.optim.learning_rate, "positive")
     _require(

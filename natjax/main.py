@@ -2,10 +2,10 @@
 
 import sys
 
-import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from natjax import distributed
 from natjax.errors import UserError
 from natjax.train import train_and_evaluate
 
@@ -14,7 +14,9 @@ _CONFIG = config_flags.DEFINE_config_file(
 )
 _WORKDIR = flags.DEFINE_string("workdir", "runs/nat", "Directory for checkpoints and results.")
 _COORDINATOR = flags.DEFINE_string(
-    "coordinator_address", None, "HOST:PORT of process 0, for multi-host runs."
+    "coordinator_address",
+    None,
+    "HOST:PORT of process 0, for multi-host runs (SLURM and Cloud TPU need no flag).",
 )
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (hosts).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index.")
@@ -40,9 +42,8 @@ def parse_flags(argv: list[str]) -> list[str]:
 def main(argv: list[str]) -> None:
     del argv
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
-    if _COORDINATOR.value or _NUM_PROCESSES.value:
-        jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     try:
+        distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
         train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     except UserError as e:
         print(f"natjax: error: {e}", file=sys.stderr)

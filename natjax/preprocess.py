@@ -2,9 +2,11 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-_SOBEL_X = jnp.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
-_GRAY = jnp.array([0.299, 0.587, 0.114])
+# numpy, not jnp: importing natjax must not start a backend (jax.distributed comes first).
+_SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], np.float32)
+_GRAY = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def to_float(images: jax.Array) -> jax.Array:

@@ -36,7 +36,26 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
         )
 
 
-def put_batch(batch: dict[str, np.ndarray], mesh: Mesh) -> dict[str, jax.Array]:
-    """This process's rows of the global batch, placed on its devices."""
+def process_rows(mesh: Mesh, batch_size: int) -> slice:
+    """The rows of a global batch that live on this process's devices (a contiguous block:
+    each host reads and decodes only these)."""
+    indices = batch_sharding(mesh).addressable_devices_indices_map((batch_size,)).values()
+    starts = [i[0].start or 0 for i in indices]
+    stops = [batch_size if i[0].stop is None else i[0].stop for i in indices]
+    return slice(min(starts), max(stops))
+
+
+def put_batch(batch: dict[str, np.ndarray], mesh: Mesh, batch_size: int) -> dict[str, jax.Array]:
+    """A global batch of `batch_size` rows from this process's rows (`process_rows`), placed on
+    its devices."""
     sharding = batch_sharding(mesh)
-    return {k: jax.make_array_from_process_local_data(sharding, v) for k, v in batch.items()}
+    return {
+        k: jax.make_array_from_process_local_data(sharding, v, (batch_size, *v.shape[1:]))
+        for k, v in batch.items()
+    }
+
+
+def to_local(tree):
+    """A replicated (possibly multi-host) pytree as host numpy arrays, e.g. for evaluation,
+    which every process runs on its own devices."""
+    return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), tree)

@@ -4,17 +4,27 @@ One forward pass gives the unit-norm features `z`; the targets currently owned b
 regenerated from their ids; on a re-assignment epoch the batch's images swap targets by solving
 the `b x b` assignment that maximises `sum_i <z_i, c_pi(i)>`, inside the step; then one
 optimizer step on the square loss against the (new) targets. Nothing goes back to the host.
+
+Data parallel: the step is jitted over a mesh with the batch split along its `data` axis (the
+forward pass, batch-norm statistics and gradients are global by GSPMD). The re-assignment is
+per-device code in `shard_map`: with `scope="global"` every device gathers the whole batch's
+features and targets and solves the same global problem (so 8 devices x 32 images solve one
+256 x 256 assignment, as one device would); with `scope="local"` each device solves its own
+slice, for global batches too large for one assignment.
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import Mesh, PartitionSpec
 
 from natjax import assignment, preprocess
 from natjax.loss import l2_normalize, square_loss
 from natjax.models import NATModel
+from natjax.sharding import DATA_AXIS
 from natjax.state import TrainState
 from natjax.targets import targets
 
@@ -34,6 +44,10 @@ class StepConfig:
     crop_size: int
     crop_padding: int
     flip: bool
+    scope: str = "global"  # Re-assignment over the global batch, or each device's "local" one.
+
+
+SCOPES = ("global", "local")
 
 
 def is_reassign_step(step: jax.Array, cfg: StepConfig) -> jax.Array:
@@ -49,6 +63,30 @@ def reassign(z: jax.Array, c: jax.Array, solver: str) -> jax.Array:
     return assignment.solve(scores, solver)
 
 
+def reassign_on_mesh(z, c, solver: str, mesh: Mesh | None, scope: str) -> jax.Array:
+    """`reassign` for a batch split over `mesh`: one global problem solved identically on
+    every device (`pi` replicated), or one problem per device's slice (`pi` split like the
+    batch, in global indices). Without a mesh, the plain `reassign`."""
+    if mesh is None:
+        return reassign(z, c, solver)
+    data = PartitionSpec(DATA_AXIS)
+
+    def solve_global(z, c):
+        gather = functools.partial(jax.lax.all_gather, axis_name=DATA_AXIS, tiled=True)
+        return reassign(gather(z), gather(c), solver)
+
+    def solve_local(z, c):
+        return reassign(z, c, solver) + jax.lax.axis_index(DATA_AXIS) * z.shape[0]
+
+    if scope == "local":
+        return jax.shard_map(solve_local, mesh=mesh, in_specs=(data, data), out_specs=data)(z, c)
+    # Every device solves the same gathered problem with the same deterministic solver, so `pi`
+    # is replicated by construction; the type checker cannot see through the gather (check_vma).
+    return jax.shard_map(
+        solve_global, mesh=mesh, in_specs=(data, data), out_specs=PartitionSpec(), check_vma=False
+    )(z, c)
+
+
 def train_step(
     state: TrainState,
     batch: Batch,
@@ -56,8 +94,10 @@ def train_step(
     model: NATModel,
     tx: optax.GradientTransformation,
     cfg: StepConfig,
+    mesh: Mesh | None = None,
 ) -> tuple[TrainState, Metrics]:
-    """One NAT step (Algorithm 1 of the paper) on a batch of images and their ids."""
+    """One NAT step (Algorithm 1 of the paper) on a batch of images and their ids; `mesh` is
+    the one the batch is split over (None: one device)."""
     rng = jax.random.fold_in(state.rng, state.step)
     x = preprocess.random_crop_flip(rng, batch["images"], cfg.crop_size, cfg.crop_padding, cfg.flip)
 
@@ -72,7 +112,9 @@ def train_step(
     b = z.shape[0]
     keep = jnp.arange(b, dtype=jnp.int32)
     do_reassign = is_reassign_step(state.step, cfg)
-    pi = jax.lax.cond(do_reassign, lambda: reassign(z, c, cfg.solver), lambda: keep)
+    pi = jax.lax.cond(
+        do_reassign, lambda: reassign_on_mesh(z, c, cfg.solver, mesh, cfg.scope), lambda: keep
+    )
     c = c[pi]
     loss = square_loss(z, c)
     (grads,) = pullback(2.0 * (z - c) / b)  # d loss / d z, pulled back to the parameters.

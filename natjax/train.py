@@ -15,7 +15,7 @@ import optax
 import tqdm
 from ml_collections import ConfigDict
 
-from natjax import checkpointing, data, evaluation, preprocess, sharding
+from natjax import checkpointing, data, distributed, evaluation, preprocess, sharding
 from natjax.config_checks import check_batch_fits, check_config
 from natjax.errors import UserError
 from natjax.models import NATModel, create_model
@@ -41,6 +41,7 @@ class Run:
 def setup(config: ConfigDict, workdir: str) -> Run:
     """Checks the config, loads the data and builds model, optimizer and step settings."""
     check_config(config)
+    distributed.check_same_config(config)
     dataset = data.load(config.data)
     check_batch_fits(config.batch_size, len(dataset.train))
     mesh = sharding.make_mesh()
@@ -56,6 +57,7 @@ def setup(config: ConfigDict, workdir: str) -> Run:
         crop_size=config.input.crop_size or dataset.image_shape[0],
         crop_padding=config.input.crop_padding,
         flip=config.input.flip,
+        scope=config.nat.scope,
     )
     tx = create_optimizer(config.optim, total_steps)
     model = create_model(config)
@@ -64,7 +66,7 @@ def setup(config: ConfigDict, workdir: str) -> Run:
 
 def compile_step(run: Run):
     """The jitted step: state donated and replicated, batch split over the mesh."""
-    fn = functools.partial(train_step, model=run.model, tx=run.tx, cfg=run.step_cfg)
+    fn = functools.partial(train_step, model=run.model, tx=run.tx, cfg=run.step_cfg, mesh=run.mesh)
     replicated = sharding.state_sharding(run.mesh)
     return jax.jit(fn, donate_argnums=0, out_shardings=(replicated, replicated))
 
@@ -87,14 +89,17 @@ def initial_state(run: Run, manager) -> TrainState:
 
 
 def batches(run: Run, start_step: int):
-    """The global batches from `start_step` to the end, in the run's deterministic order."""
+    """This process's rows of the global batches from `start_step` to the end, in the run's
+    deterministic order (the same global batches for any number of devices and hosts)."""
     spe, n = run.step_cfg.steps_per_epoch, len(run.dataset.train)
+    rows = sharding.process_rows(run.mesh, run.config.batch_size)
     ids = None
     for step in range(start_step, run.total_steps):
         epoch, offset = divmod(step, spe)
         if ids is None or offset == 0:
             ids = data.epoch_ids(n, run.config.batch_size, run.config.seed, epoch)
-        yield {"images": run.dataset.train.images[ids[offset]], "ids": ids[offset]}
+        mine = ids[offset][rows]
+        yield {"images": run.dataset.train.images[mine], "ids": mine}
 
 
 def _check_finite(loss: float, step: int) -> None:
@@ -112,14 +117,14 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
     bar = tqdm.tqdm(
         total=run.total_steps,
         initial=start,
-        disable=not run.config.progress_bar,
+        disable=not run.config.progress_bar or jax.process_index() != 0,
         desc="NAT",
         unit="step",
         dynamic_ncols=True,
     )
     t0, t_first, loss = time.perf_counter(), None, float("nan")
-    for step, host_batch in enumerate(batches(run, start), start=start):
-        state, metrics = step_fn(state, sharding.put_batch(host_batch, run.mesh))
+    for step, rows in enumerate(batches(run, start), start=start):
+        state, metrics = step_fn(state, sharding.put_batch(rows, run.mesh, run.config.batch_size))
         if t_first is None:
             jax.block_until_ready(state)
             t_first = time.perf_counter()
@@ -155,17 +160,20 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     manager = checkpointing.create_manager(workdir)
     state = initial_state(run, manager)
     state, facts = train(run, state, manager)
-    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    variables = sharding.to_local({"params": state.params, "batch_stats": state.batch_stats})
     fresh = init_variables(run.model, split_seed(config.seed)[0], input_shape(run))  # Step 0's.
     summary = evaluation.evaluate(
         config, run.model, variables, fresh, run.dataset, run.step_cfg.crop_size
     )
+    digest = assignment_sha256(sharding.to_local(state.perm))  # This process's own copy.
+    distributed.check_same_assignment(digest)
     summary.update(
         facts,
-        assignment_sha256=assignment_sha256(state.perm),
+        assignment_sha256=digest,
         steps=int(state.step),
         num_train_examples=len(run.dataset.train),
         devices=jax.device_count(),
+        processes=jax.process_count(),
     )
     if jax.process_index() == 0:
         with open(os.path.join(workdir, "summary.json"), "w") as f:

@@ -99,7 +99,7 @@ def test_transfer_guard_sees_no_host_copy_in_the_step(trained):
     run = setup(config, workdir)
     state = initial_state(run, create_manager(workdir, create=False))
     ids = np.arange(16, dtype=np.int32)
-    batch = put_batch({"images": run.dataset.train.images[ids], "ids": ids}, make_mesh())
+    batch = put_batch({"images": run.dataset.train.images[ids], "ids": ids}, make_mesh(), len(ids))
     step = compile_step(run)
     state, _ = step(state, batch)  # Compiles.
     with jax.transfer_guard("disallow"):
