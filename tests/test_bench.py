@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from conftest import ROOT
-from natjax.bench import assignment, step
+from natjax.bench import assignment, scaling, step
 
 
 def test_assignment_bench_reports_every_solver_and_an_exact_auction():
@@ -30,3 +30,10 @@ def test_bench_cli_writes_json(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["benchmark"] == "assignment" and report["rows"][0]["b"] == 8
+
+
+def test_scaling_bench_times_the_global_and_local_assignment():
+    row = scaling.bench_case(1, 16, repeats=1)
+    assert row["images_per_second"].keys() == {"none", "global", "local"}
+    assert all(0 < s < 10 for s in row["assignment_share"].values())
+    assert "small_convnet | 1 | 16" in scaling.format_table([row])

@@ -2,16 +2,25 @@
 
 import argparse
 import json
+import os
 
-from natjax.bench import assignment, step
+from natjax.bench import assignment, scaling, step
 from natjax.bench.timing import machine
 
-BENCHMARKS = {"assignment": assignment, "step": step}
+BENCHMARKS = {"assignment": assignment, "scaling": scaling, "step": step}
+
+
+def _simulate_cpu_devices(n: int) -> None:
+    """Before JAX starts: `n` host devices, so the CPU backend can be split (accelerators are
+    unaffected)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
 def _subset(only: str, name: str) -> tuple:
     items = only.split(",")
-    return tuple(int(i) for i in items) if name == "assignment" else tuple(items)
+    return tuple(items) if name == "step" else tuple(int(i) for i in items)
 
 
 def main() -> None:
@@ -20,10 +29,12 @@ def main() -> None:
     parser.add_argument("--json", help="Also write the results to this JSON file.")
     parser.add_argument(
         "--only",
-        help="Comma-separated subset: sizes (assignment) or encoders "
-        "(step); default: all of the benchmark's own.",
+        help="Comma-separated subset: sizes (assignment), encoders (step) or global batches "
+        "(scaling); default: all of the benchmark's own.",
     )
     args = parser.parse_args()
+    if args.name == "scaling":
+        _simulate_cpu_devices(scaling.SIMULATED_DEVICES)
     bench = BENCHMARKS[args.name]
     rows = bench.run(_subset(args.only, args.name)) if args.only else bench.run()
     print(f"# natjax.bench {args.name} on {machine()}")
