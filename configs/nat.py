@@ -37,6 +37,10 @@ def _base() -> ml_collections.ConfigDict:
     c.log_every_steps = 50
     c.progress_bar = True
 
+    c.checkpoint = ml_collections.ConfigDict()
+    c.checkpoint.every_steps = 100  # Also saved at every epoch end; 0 = at epoch ends only.
+    c.checkpoint.keep = 3  # The latest this many are kept.
+
     c.data = ml_collections.ConfigDict()
     c.data.name = "fashion_mnist"  # tensorflow-datasets name.
     # "auto": Debian's Fashion-MNIST IDX files when installed, else tensorflow-datasets;
@@ -97,6 +101,7 @@ def _smoke(c: ml_collections.ConfigDict) -> None:
     c.num_epochs = 2
     c.nat.reassign_every = 1
     c.log_every_steps = 4
+    c.checkpoint.every_steps = 4
     c.eval.knn_k = 20
 
 

@@ -2,10 +2,12 @@
 statistics, all an encoder needs) and `train` (optimizer state, assignment, RNG, step)."""
 
 import os
+import sys
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 from natjax.errors import UserError
 from natjax.state import TrainState
@@ -48,6 +50,29 @@ def restore(manager: ocp.CheckpointManager, like: TrainState, step: int) -> Trai
     )
     verify_permutation(np.asarray(restored.train["perm"]), f"checkpoint step {step}")
     return like.replace(**restored.model, **restored.train)
+
+
+def restore_latest(manager: ocp.CheckpointManager, like: TrainState) -> TrainState | None:
+    """The latest checkpoint that restores and verifies, placed like `like` (None if none
+    does). One that fails is reported in one sentence and moved aside to `corrupt-STEP` (kept,
+    never trained over), and the previous one is tried."""
+    for step in sorted(manager.all_steps(), reverse=True):
+        try:
+            return restore(manager, like, step)
+        except Exception as e:  # noqa: BLE001 (orbax and tensorstore raise many kinds)
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            aside = os.path.join(str(manager.directory), f"corrupt-{step}")
+            if jax.process_index() == 0:
+                os.replace(os.path.join(str(manager.directory), str(step)), aside)
+                print(
+                    f"natjax: warning: the checkpoint at step {step} cannot be restored "
+                    f"({reason}); it was moved to {aside} and the previous one is used.",
+                    file=sys.stderr,
+                )
+            if jax.process_count() > 1:
+                multihost_utils.sync_global_devices(f"natjax moved checkpoint {step} aside")
+            manager.reload()
+    return None
 
 
 def restore_model(workdir: str, step: int | None, like: dict) -> dict:

@@ -1,5 +1,7 @@
 """Checks of a run config's values, each failing with one sentence that says how to fix it."""
 
+import json
+
 from ml_collections import ConfigDict
 
 from natjax import assignment, models
@@ -17,6 +19,9 @@ def check_config(c: ConfigDict) -> None:
     _require(c.batch_size > 0, "batch_size", c.batch_size, "a positive integer")
     _require(c.num_epochs > 0, "num_epochs", c.num_epochs, "a positive integer")
     _require(c.log_every_steps > 0, "log_every_steps", c.log_every_steps, "a positive integer")
+    every = c.checkpoint.every_steps
+    _require(every >= 0, "checkpoint.every_steps", every, "0 (epoch ends only) or positive")
+    _require(c.checkpoint.keep > 0, "checkpoint.keep", c.checkpoint.keep, "a positive integer")
     _require(
         c.model.encoder in models.ENCODERS,
         "model.encoder",
@@ -62,4 +67,43 @@ def check_batch_fits(batch_size: int, num_examples: int) -> None:
         raise UserError(
             f"batch_size={batch_size} is larger than the {num_examples} training examples; "
             f"set --config.batch_size to at most {num_examples}."
+        )
+
+
+# Keys that may change when a run resumes: where things are read from, how it reports, and the
+# end-of-run evaluation. Every other key changes what is trained.
+RESUMABLE_CHANGES = (
+    "progress_bar",
+    "log_every_steps",
+    "checkpoint.",
+    "eval.",
+    "data.source",
+    "data.tfds_data_dir",
+)
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_resume_config(saved: dict, config: ConfigDict, workdir: str) -> None:
+    """A run resuming in `workdir` must train what the saved run trained (`saved`: its
+    config.json); the keys that differ are named."""
+    old, new = _flatten(saved), _flatten(json.loads(config.to_json_best_effort()))
+    changed = sorted(
+        k
+        for k in old.keys() | new.keys()
+        if old.get(k) != new.get(k) and not k.startswith(RESUMABLE_CHANGES)
+    )
+    if changed:
+        diffs = ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
+        raise UserError(
+            f"--workdir={workdir} holds a run with another config ({diffs}); set these back "
+            "to resume it, or pass a new --workdir."
         )

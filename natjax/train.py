@@ -16,7 +16,7 @@ import tqdm
 from ml_collections import ConfigDict
 
 from natjax import checkpointing, data, distributed, evaluation, preprocess, sharding
-from natjax.config_checks import check_batch_fits, check_config
+from natjax.config_checks import check_batch_fits, check_config, check_resume_config
 from natjax.errors import UserError
 from natjax.models import NATModel, create_model
 from natjax.optim import create_optimizer
@@ -81,11 +81,10 @@ def initial_state(run: Run, manager) -> TrainState:
         run.model, run.tx, run.config.seed, len(run.dataset.train), input_shape(run)
     )
     state = jax.device_put(state, sharding.state_sharding(run.mesh))
-    latest = manager.latest_step()
-    if latest is not None:
-        logging.info("Resuming from the checkpoint at step %d.", latest)
-        state = checkpointing.restore(manager, state, latest)
-    return state
+    restored = checkpointing.restore_latest(manager, state)
+    if restored is not None:
+        logging.info("Resuming from the checkpoint at step %d.", int(restored.step))
+    return state if restored is None else restored
 
 
 def batches(run: Run, start_step: int):
@@ -102,6 +101,11 @@ def batches(run: Run, start_step: int):
         yield {"images": run.dataset.train.images[mine], "ids": mine}
 
 
+def _is_save_step(steps_done: int, steps_per_epoch: int, every: int) -> bool:
+    """Checkpoints go at every epoch end and every `every` steps (0: epoch ends only)."""
+    return steps_done % steps_per_epoch == 0 or (every > 0 and steps_done % every == 0)
+
+
 def _check_finite(loss: float, step: int) -> None:
     if not math.isfinite(loss):
         raise UserError(
@@ -111,7 +115,8 @@ def _check_finite(loss: float, step: int) -> None:
 
 
 def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
-    """Runs the steps left; saves at every epoch end. Returns the state and timing facts."""
+    """Runs the steps left; saves every `checkpoint.every_steps` steps and at every epoch end.
+    Returns the state and timing facts."""
     step_fn = compile_step(run)
     spe, start = run.step_cfg.steps_per_epoch, int(state.step)
     bar = tqdm.tqdm(
@@ -128,11 +133,12 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
         if t_first is None:
             jax.block_until_ready(state)
             t_first = time.perf_counter()
-        if (step + 1) % run.config.log_every_steps == 0 or (step + 1) % spe == 0:
+        save = _is_save_step(step + 1, spe, run.config.checkpoint.every_steps)
+        if save or (step + 1) % run.config.log_every_steps == 0:
             loss = float(metrics["loss"])
-            _check_finite(loss, step + 1)
+            _check_finite(loss, step + 1)  # Before any save: the last good checkpoint stays.
             bar.set_postfix(loss=f"{loss:.4f}", changed=f"{float(metrics['changed_fraction']):.2f}")
-        if (step + 1) % spe == 0:
+        if save:
             checkpointing.save(manager, state)
         bar.update(1)
     jax.block_until_ready(state)
@@ -156,8 +162,9 @@ def assignment_sha256(perm: jax.Array) -> str:
 def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     """Trains NAT into `workdir`, evaluates the frozen encoder, writes `summary.json`."""
     run = setup(config, workdir)
+    _check_resumable(workdir, config)
     _prepare_workdir(workdir, config, run.dataset)
-    manager = checkpointing.create_manager(workdir)
+    manager = checkpointing.create_manager(workdir, max_to_keep=config.checkpoint.keep)
     state = initial_state(run, manager)
     state, facts = train(run, state, manager)
     variables = sharding.to_local({"params": state.params, "batch_stats": state.batch_stats})
@@ -180,6 +187,14 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
             json.dump(summary, f, indent=2)
         print(format_summary(summary))
     return summary
+
+
+def _check_resumable(workdir: str, config: ConfigDict) -> None:
+    """A workdir with checkpoints resumes only with the config that wrote them."""
+    saved = os.path.join(workdir, "config.json")
+    if os.path.isdir(os.path.join(workdir, "checkpoints")) and os.path.exists(saved):
+        with open(saved) as f:
+            check_resume_config(json.load(f), config, workdir)
 
 
 def _prepare_workdir(workdir: str, config: ConfigDict, dataset: data.Dataset) -> None:

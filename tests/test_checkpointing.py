@@ -1,0 +1,136 @@
+"""Checkpoints: saved every few steps, resumed exactly after SIGKILL, corrupt ones set aside,
+and a resumed run with another config refused."""
+
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+from test_main import needs_fashion_mnist
+
+from conftest import ROOT, tiny_config
+from natjax import checkpointing
+from natjax.config_checks import check_resume_config
+from natjax.errors import UserError
+from natjax.train import initial_state, setup, train_and_evaluate
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A finished tiny run: 2 epochs of 6 steps, saved every 4 steps and at epoch ends."""
+    tmp = tmp_path_factory.mktemp("ckpt")
+    config = tiny_config(str(tmp))
+    config.num_epochs = 2
+    workdir = str(tmp / "workdir")
+    train_and_evaluate(config, workdir)
+    return config, workdir
+
+
+def test_saves_every_n_steps_and_at_epoch_ends_keeping_the_last_k(run_dir):
+    _, workdir = run_dir
+    # Saved at 4, 6 (epoch end), 8 and 12 (epoch end and every 4); the latest 3 are kept.
+    assert checkpointing.create_manager(workdir, create=False).all_steps() == [6, 8, 12]
+
+
+def test_a_corrupt_latest_checkpoint_is_set_aside_and_the_previous_one_used(
+    run_dir, tmp_path, capsys
+):
+    config, workdir = run_dir
+    copy = str(tmp_path / "copy")
+    shutil.copytree(workdir, copy)
+    for path in glob.glob(os.path.join(copy, "checkpoints", "12", "**", "*"), recursive=True):
+        if os.path.isfile(path):
+            with open(path, "r+b") as f:
+                f.truncate(max(os.path.getsize(path) // 3, 1))
+                f.seek(0)
+                f.write(b"\x00garbage")
+    run = setup(config, copy)
+    state = initial_state(run, checkpointing.create_manager(copy))
+    assert int(state.step) == 8
+    err = capsys.readouterr().err
+    assert "the checkpoint at step 12 cannot be restored" in err
+    assert "the previous one is used" in err
+    assert os.path.isdir(os.path.join(copy, "checkpoints", "corrupt-12"))
+    # Training on saves step 12 anew next to the set-aside copy.
+    train_and_evaluate(config, copy)
+    assert checkpointing.create_manager(copy, create=False).latest_step() == 12
+
+
+def test_resuming_with_another_config_is_refused_naming_the_keys(run_dir):
+    config, workdir = run_dir
+    changed = config.copy_and_resolve_references()
+    changed.batch_size = 8
+    changed.optim.learning_rate = 0.5
+    with pytest.raises(UserError, match=r"another config \(batch_size 16 -> 8, optim"):
+        train_and_evaluate(changed, workdir)
+    harmless = config.copy_and_resolve_references()
+    harmless.progress_bar, harmless.eval.knn_k = True, 3
+    with open(os.path.join(workdir, "config.json")) as f:
+        check_resume_config(json.load(f), harmless, workdir)  # Reporting keys may change.
+
+
+def smoke_cmd(workdir):
+    return [
+        sys.executable,
+        "-m",
+        "natjax.main",
+        "--config=configs/nat.py:smoke",
+        f"--workdir={workdir}",
+        "--config.progress_bar=False",
+        "--config.eval.baselines=False",
+    ]
+
+
+def saved_steps(workdir) -> list[str]:
+    return (
+        os.listdir(os.path.join(workdir, "checkpoints"))
+        if os.path.isdir(os.path.join(workdir, "checkpoints"))
+        else []
+    )
+
+
+def run_until(workdir, when) -> None:
+    """Starts the smoke run and SIGKILLs it as soon as `when(entries of checkpoints/)`."""
+    proc = subprocess.Popen(smoke_cmd(workdir), cwd=ROOT, stderr=subprocess.PIPE)
+    while proc.poll() is None and not when(saved_steps(workdir)):
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def at_least(step: int):
+    return lambda names: any(n.isdigit() and int(n) >= step for n in names)
+
+
+def writing_after(step: int):
+    """A checkpoint directory still being written (Orbax's temporary name) after `step`."""
+    return lambda names: at_least(step)(names) and any("tmp" in n for n in names)
+
+
+@needs_fashion_mnist
+def test_sigkilled_and_resumed_run_is_bitwise_the_uninterrupted_one(tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    out = subprocess.run(smoke_cmd(straight), cwd=ROOT, capture_output=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    run_until(killed, at_least(8))
+    run_until(killed, writing_after(12))
+    run_until(killed, at_least(24))
+    out = subprocess.run(smoke_cmd(killed), cwd=ROOT, capture_output=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    a, b = (json.loads((d / "summary.json").read_text()) for d in (straight, killed))
+    assert a["assignment_sha256"] == b["assignment_sha256"]
+    assert a["final_loss"] == b["final_loss"] and b["steps"] == 32
+    models = [
+        checkpointing.create_manager(str(d), create=False).restore(32).model
+        for d in (straight, killed)
+    ]
+    leaves = zip(*(jax.tree.leaves(m) for m in models), strict=True)
+    assert all(np.array_equal(x, y) for x, y in leaves)
