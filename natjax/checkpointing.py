@@ -30,12 +30,35 @@ def _items(state: TrainState) -> tuple[dict, dict]:
 
 
 def save(manager: ocp.CheckpointManager, state: TrainState) -> None:
+    """Starts saving `state` (Orbax writes asynchronously; `wait` finishes the writes)."""
     model, train = _items(state)
-    manager.save(
-        int(state.step),
-        args=ocp.args.Composite(
-            model=ocp.args.StandardSave(model), train=ocp.args.StandardSave(train)
-        ),
+    step = int(state.step)
+    args = ocp.args.Composite(
+        model=ocp.args.StandardSave(model), train=ocp.args.StandardSave(train)
+    )
+    try:
+        manager.save(step, args=args)
+    except OSError as e:
+        wait(manager)  # The earlier writes still in flight complete before the run stops.
+        raise _save_failed(manager, step, e) from e
+
+
+def wait(manager: ocp.CheckpointManager) -> None:
+    """Waits for the writes in flight."""
+    try:
+        manager.wait_until_finished()
+    except OSError as e:
+        raise _save_failed(manager, None, e) from e
+
+
+def _save_failed(manager: ocp.CheckpointManager, step: int | None, e: OSError) -> UserError:
+    """A failed write (a full disk, say) in one sentence; what was saved before is intact."""
+    at = f" at step {step}" if step is not None else ""
+    complete = [s for s in manager.all_steps() if s != step]
+    resume = f"step {max(complete)}" if complete else "the start"
+    return UserError(
+        f"saving the checkpoint{at} in {manager.directory} failed ({e.strerror or e}); free "
+        f"space or fix the directory, then rerun the same command: it resumes from {resume}."
     )
 
 

@@ -143,7 +143,7 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
         bar.update(1)
     jax.block_until_ready(state)
     bar.close()
-    manager.wait_until_finished()
+    checkpointing.wait(manager)
     end = time.perf_counter()
     steps_done = run.total_steps - start
     timed = (steps_done - 1) * run.config.batch_size

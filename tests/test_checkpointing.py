@@ -1,6 +1,7 @@
 """Checkpoints: saved every few steps, resumed exactly after SIGKILL, corrupt ones set aside,
 and a resumed run with another config refused."""
 
+import errno
 import glob
 import json
 import os
@@ -12,6 +13,7 @@ import time
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 from test_main import needs_fashion_mnist
 
@@ -74,6 +76,30 @@ def test_resuming_with_another_config_is_refused_naming_the_keys(run_dir):
     harmless.progress_bar, harmless.eval.knn_k = True, 3
     with open(os.path.join(workdir, "config.json")) as f:
         check_resume_config(json.load(f), harmless, workdir)  # Reporting keys may change.
+
+
+def test_a_full_disk_during_a_save_is_one_sentence_and_keeps_earlier_checkpoints(
+    tmp_path, monkeypatch
+):
+    config = tiny_config(str(tmp_path))
+    config.num_epochs = 2
+    workdir = str(tmp_path / "workdir")
+    real_save, calls = ocp.CheckpointManager.save, []
+
+    def save_until_the_disk_fills(self, step, *args, **kwargs):
+        calls.append(step)
+        if len(calls) == 3:  # Steps 4 and 6 are written; 8 finds the disk full.
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(self, step, *args, **kwargs)
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", save_until_the_disk_fills)
+    with pytest.raises(UserError, match="No space left on device") as failure:
+        train_and_evaluate(config, workdir)
+    assert "checkpoint at step 8" in str(failure.value)
+    assert "resumes from step 6" in str(failure.value)
+    monkeypatch.undo()
+    assert checkpointing.create_manager(workdir, create=False).all_steps() == [4, 6]
+    assert train_and_evaluate(config, workdir)["steps"] == 12  # Rerun: resumes and finishes.
 
 
 def smoke_cmd(workdir):
