@@ -5,6 +5,7 @@ import errno
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -160,3 +161,14 @@ def test_sigkilled_and_resumed_run_is_bitwise_the_uninterrupted_one(tmp_path):
     ]
     leaves = zip(*(jax.tree.leaves(m) for m in models), strict=True)
     assert all(np.array_equal(x, y) for x, y in leaves)
+
+
+def test_a_non_finite_loss_stops_the_run_naming_the_step_and_keeps_the_last_good_save(tmp_path):
+    config = tiny_config(str(tmp_path))
+    config.optim.learning_rate = 1e38  # Overflows the parameters within a few steps.
+    workdir = str(tmp_path / "workdir")
+    with pytest.raises(UserError, match=r"The loss became (nan|inf) at step (\d+)") as failure:
+        train_and_evaluate(config, workdir)
+    step = int(re.search(r"at step (\d+)", str(failure.value)).group(1))
+    saved = checkpointing.create_manager(workdir, create=False).all_steps()
+    assert all(s < step for s in saved)  # Nothing at or after the bad step was saved.
