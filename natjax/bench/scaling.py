@@ -15,11 +15,11 @@ import numpy as np
 import optax
 
 from natjax import sharding
-from natjax.bench.step import _config
+from natjax.bench.step import _config, step_config
 from natjax.bench.timing import median_seconds
 from natjax.models import create_model
 from natjax.state import create_train_state
-from natjax.step import StepConfig, reassign_on_mesh, train_step
+from natjax.step import reassign_on_mesh, train_step
 
 SIMULATED_DEVICES = 8
 
@@ -34,20 +34,6 @@ def _case() -> tuple[str, int, int, tuple[int, ...]]:
 def _device_counts() -> list[int]:
     n = jax.device_count()
     return [k for k in (1, 2, 4, 8, 16, 32, 64, 128, 256) if k <= n]
-
-
-def _step_cfg(config, size: int, every: int, scope: str) -> StepConfig:
-    return StepConfig(
-        steps_per_epoch=1,
-        reassign_every=every,
-        solver=config.nat.solver,
-        target_seed=0,
-        target_dim=config.model.target_dim,
-        crop_size=size,
-        crop_padding=0,
-        flip=True,
-        scope=scope,
-    )
 
 
 def bench_case(devices: int, b: int, repeats: int) -> dict:
@@ -71,7 +57,7 @@ def bench_case(devices: int, b: int, repeats: int) -> dict:
         ("global", 1, "global"),
         ("local", 1, "local"),
     ):
-        cfg = _step_cfg(config, size, every, scope)
+        cfg = step_config(config, size, every, scope)
         fn = functools.partial(train_step, model=model, tx=tx, cfg=cfg, mesh=mesh)
         step = jax.jit(fn, donate_argnums=0, out_shardings=(replicated, replicated))
         holder = {

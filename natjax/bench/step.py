@@ -36,6 +36,21 @@ def _config(encoder: str) -> ml_collections.ConfigDict:
     return config
 
 
+def step_config(config, size: int, every: int, scope: str = "global") -> StepConfig:
+    """The step's settings for a benchmark: one epoch per step, re-assigning every `every`."""
+    return StepConfig(
+        steps_per_epoch=1,
+        reassign_every=every,
+        solver=config.nat.solver,
+        target_seed=0,
+        target_dim=config.model.target_dim,
+        crop_size=size,
+        crop_padding=config.input.crop_padding,
+        flip=True,
+        scope=scope,
+    )
+
+
 def supervised_step(state: TrainState, batch, *, model, tx):
     """Cross-entropy on the projection (sized to the classes): the supervised reference."""
 
@@ -89,16 +104,7 @@ def bench_case(encoder: str, size: int, channels: int, b: int, repeats: int) -> 
     fns = {}
     for name, every in (("nat_reassign", 1), ("nat_no_reassign", 0)):
         model = create_model(config)
-        cfg = StepConfig(
-            steps_per_epoch=1,
-            reassign_every=every,
-            solver=config.nat.solver,
-            target_seed=0,
-            target_dim=config.model.target_dim,
-            crop_size=size,
-            crop_padding=config.input.crop_padding,
-            flip=True,
-        )
+        cfg = step_config(config, size, every)
         step = jax.jit(functools.partial(train_step, model=model, tx=tx, cfg=cfg), donate_argnums=0)
         state = create_train_state(model, tx, 0, b, (size, size, channels))
         fns[name] = _runner(step, state, batch)
