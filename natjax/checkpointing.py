@@ -1,5 +1,6 @@
-"""Orbax checkpoints of the train state, in two items: `model` (params and batch-norm
-statistics, all an encoder needs) and `train` (optimizer state, assignment, RNG, step)."""
+"""Orbax checkpoints of the train state, in three items: `model` (params and batch-norm
+statistics, all an encoder needs), `train` (optimizer state, assignment, RNG, step) and
+`config` (the run's config as JSON, which a resumed run must match)."""
 
 import os
 import sys
@@ -29,12 +30,14 @@ def _items(state: TrainState) -> tuple[dict, dict]:
     return model, train
 
 
-def save(manager: ocp.CheckpointManager, state: TrainState) -> None:
-    """Starts saving `state` (Orbax writes asynchronously; `wait` finishes the writes)."""
+def save(manager: ocp.CheckpointManager, state: TrainState, config: dict) -> None:
+    """Starts saving `state` and `config` (Orbax writes asynchronously; `wait` finishes)."""
     model, train = _items(state)
     step = int(state.step)
     args = ocp.args.Composite(
-        model=ocp.args.StandardSave(model), train=ocp.args.StandardSave(train)
+        model=ocp.args.StandardSave(model),
+        train=ocp.args.StandardSave(train),
+        config=ocp.args.JsonSave(config),
     )
     try:
         manager.save(step, args=args)
@@ -73,6 +76,18 @@ def restore(manager: ocp.CheckpointManager, like: TrainState, step: int) -> Trai
     )
     verify_permutation(np.asarray(restored.train["perm"]), f"checkpoint step {step}")
     return like.replace(**restored.model, **restored.train)
+
+
+def saved_config(manager: ocp.CheckpointManager) -> dict | None:
+    """The config stored in the latest checkpoint (None if there is none or it is unreadable:
+    then the checkpoint itself is dealt with by `restore_latest`)."""
+    step = manager.latest_step()
+    if step is None:
+        return None
+    try:
+        return manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore())).config
+    except Exception:  # noqa: BLE001 (a corrupt checkpoint: restore_latest reports it)
+        return None
 
 
 def restore_latest(manager: ocp.CheckpointManager, like: TrainState) -> TrainState | None:

@@ -119,6 +119,7 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
     Returns the state and timing facts."""
     step_fn = compile_step(run)
     spe, start = run.step_cfg.steps_per_epoch, int(state.step)
+    saved_config = json.loads(run.config.to_json_best_effort())
     bar = tqdm.tqdm(
         total=run.total_steps,
         initial=start,
@@ -139,7 +140,7 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
             _check_finite(loss, step + 1)  # Before any save: the last good checkpoint stays.
             bar.set_postfix(loss=f"{loss:.4f}", changed=f"{float(metrics['changed_fraction']):.2f}")
         if save:
-            checkpointing.save(manager, state)
+            checkpointing.save(manager, state, saved_config)
         bar.update(1)
     jax.block_until_ready(state)
     bar.close()
@@ -190,11 +191,16 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
 
 
 def _check_resumable(workdir: str, config: ConfigDict) -> None:
-    """A workdir with checkpoints resumes only with the config that wrote them."""
-    saved = os.path.join(workdir, "config.json")
-    if os.path.isdir(os.path.join(workdir, "checkpoints")) and os.path.exists(saved):
-        with open(saved) as f:
-            check_resume_config(json.load(f), config, workdir)
+    """A workdir with checkpoints resumes only with the config that wrote them (stored in the
+    latest checkpoint; `config.json` for a checkpoint without one)."""
+    if not os.path.isdir(os.path.join(workdir, "checkpoints")):
+        return
+    saved = checkpointing.saved_config(checkpointing.create_manager(workdir, create=False))
+    if saved is None and os.path.exists(path := os.path.join(workdir, "config.json")):
+        with open(path) as f:
+            saved = json.load(f)
+    if saved is not None:
+        check_resume_config(saved, config, workdir)
 
 
 def _prepare_workdir(workdir: str, config: ConfigDict, dataset: data.Dataset) -> None:

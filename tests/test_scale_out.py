@@ -154,6 +154,11 @@ def test_two_processes_on_localhost_run_the_smoke_preset(tmp_path):
     state = train.initial_state(run, checkpointing.create_manager(str(tmp_path), create=False))
     assert int(state.step) == 32
     assert train.assignment_sha256(state.perm) == summary["assignment_sha256"]
+    # And its encoder exports and loads here too (a pod checkpoint opens on a laptop).
+    import natjax
+
+    encode = natjax.load_encoder(natjax.export(str(tmp_path), str(tmp_path / "export")))
+    assert encode(run.dataset.test.images[:4]).shape[0] == 4
 
 
 def test_hosts_with_different_configs_are_refused(tmp_path):
