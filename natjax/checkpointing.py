@@ -113,6 +113,13 @@ def restore_latest(manager: ocp.CheckpointManager, like: TrainState) -> TrainSta
     return None
 
 
+def latest_step(workdir: str) -> int | None:
+    """The latest checkpoint's step in `workdir` (None if there is none)."""
+    if not os.path.isdir(os.path.join(workdir, "checkpoints")):
+        return None
+    return create_manager(workdir, create=False).latest_step()
+
+
 def restore_model(workdir: str, step: int | None, like: dict) -> dict:
     """Only the `model` item (params, batch_stats) of `workdir/checkpoints`, placed like `like`
     (so a checkpoint written on a pod opens on a laptop's single device)."""

@@ -34,12 +34,12 @@ def _read_json(directory: str, name: str) -> dict:
         return json.load(f)
 
 
-def _read_run(directory: str) -> tuple[ml_collections.ConfigDict, tuple[int, ...]]:
+def read_run(directory: str) -> tuple[ml_collections.ConfigDict, tuple[int, ...]]:
     config = ml_collections.ConfigDict(_read_json(directory, _CONFIG_FILE))
     return config, tuple(_read_json(directory, _RUN_FILE)["image_shape"])
 
 
-def _abstract_variables(config: ml_collections.ConfigDict, image_shape) -> dict:
+def abstract_variables(config: ml_collections.ConfigDict, image_shape) -> dict:
     """Shapes of the model's variables, placed on this process's first device."""
     model = create_model(config)
     input_shape = model_input_shape(tuple(image_shape), config.input.crop_size)
@@ -51,8 +51,8 @@ def _abstract_variables(config: ml_collections.ConfigDict, image_shape) -> dict:
 
 def export(workdir: str, out: str, step: int | None = None) -> str:
     """Writes the encoder of `workdir` (latest checkpoint, or `step`) to `out`; returns `out`."""
-    config, image_shape = _read_run(workdir)
-    variables = checkpointing.restore_model(workdir, step, _abstract_variables(config, image_shape))
+    config, image_shape = read_run(workdir)
+    variables = checkpointing.restore_model(workdir, step, abstract_variables(config, image_shape))
     out = os.path.abspath(out)
     if os.path.exists(os.path.join(out, _ENCODER_DIR)):
         raise UserError(f"{out} already holds an export; choose another --out or delete it.")
@@ -66,12 +66,12 @@ def export(workdir: str, out: str, step: int | None = None) -> str:
 
 def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np.ndarray]:
     """`encode(images)`: uint8 `[N, H, W, C]` to float32 features `[N, D]`, from an export."""
-    config, image_shape = _read_run(path)
+    config, image_shape = read_run(path)
     with ocp.StandardCheckpointer() as ckptr:
         try:
             variables = ckptr.restore(
                 os.path.join(os.path.abspath(path), _ENCODER_DIR),
-                _abstract_variables(config, image_shape),
+                abstract_variables(config, image_shape),
             )
         except (FileNotFoundError, ValueError) as e:
             raise UserError(f"{path} holds no readable encoder ({e}); export it again.") from e

@@ -1,4 +1,5 @@
-"""End-of-run evaluation: linear probes (NAT, random-init encoder, raw pixels) and weighted kNN."""
+"""Evaluation of a frozen encoder by protocol: `linear` (the probe), `knn` (weighted kNN) and
+`baselines` (the same probe on the random-init encoder and on raw pixels)."""
 
 import numpy as np
 from ml_collections import ConfigDict
@@ -8,6 +9,7 @@ from natjax.data import Dataset
 from natjax.models import NATModel
 
 _MAX_RAW_PIXEL_DIMS = 16384  # Raw-pixel probes above this size (e.g. ImageNet) are skipped.
+PROTOCOLS = ("linear", "knn", "baselines")
 
 
 def _probe(train_x, test_x, dataset: Dataset, config: ConfigDict) -> float:
@@ -37,13 +39,16 @@ def evaluate(
     init_variables: dict,
     dataset: Dataset,
     crop_size: int,
+    protocols: tuple[str, ...] = PROTOCOLS,
 ) -> dict:
-    """The probe and kNN top-1 of the trained encoder (on centre `crop_size` views), and the
-    probe baselines."""
+    """Top-1 of the trained encoder (on centre `crop_size` views) under each of `protocols`;
+    `baselines` runs only where `config.eval.baselines` is set."""
     train_x, test_x = _features(model, variables, dataset, config, crop_size)
-    results = {
-        "linear_probe_top1": _probe(train_x, test_x, dataset, config),
-        "knn_top1": probes.knn_top1(
+    results = {"feature_dim": int(train_x.shape[1])}
+    if "linear" in protocols:
+        results["linear_probe_top1"] = _probe(train_x, test_x, dataset, config)
+    if "knn" in protocols:
+        results["knn_top1"] = probes.knn_top1(
             train_x,
             dataset.train.labels,
             test_x,
@@ -51,10 +56,8 @@ def evaluate(
             dataset.num_classes,
             k=config.eval.knn_k,
             temperature=config.eval.knn_temperature,
-        ),
-        "feature_dim": int(train_x.shape[1]),
-    }
-    if config.eval.baselines:
+        )
+    if "baselines" in protocols and config.eval.baselines:
         results.update(_baselines(config, model, init_variables, dataset, crop_size))
     return results
 

@@ -15,12 +15,12 @@ import optax
 import tqdm
 from ml_collections import ConfigDict
 
-from natjax import checkpointing, data, distributed, evaluation, preprocess, sharding
+from natjax import checkpointing, data, distributed, evaluate, preprocess, sharding
 from natjax.config_checks import check_batch_fits, check_config, check_resume_config
 from natjax.errors import UserError
 from natjax.models import NATModel, create_model
 from natjax.optim import create_optimizer
-from natjax.state import TrainState, create_train_state, init_variables, split_seed
+from natjax.state import TrainState, create_train_state
 from natjax.step import StepConfig, train_step
 
 
@@ -169,10 +169,8 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     state = initial_state(run, manager)
     state, facts = train(run, state, manager)
     variables = sharding.to_local({"params": state.params, "batch_stats": state.batch_stats})
-    fresh = init_variables(run.model, split_seed(config.seed)[0], input_shape(run))  # Step 0's.
-    summary = evaluation.evaluate(
-        config, run.model, variables, fresh, run.dataset, run.step_cfg.crop_size
-    )
+    summary = evaluate.evaluate_model(config, run.model, variables, run.dataset)
+    evaluate.write_results(workdir, int(state.step), summary)
     digest = assignment_sha256(sharding.to_local(state.perm))  # This process's own copy.
     distributed.check_same_assignment(digest)
     summary.update(

@@ -1,0 +1,45 @@
+"""`natjax.evaluate`: a saved checkpoint evaluates to the figures training reported."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, tiny_config
+from natjax.evaluate import evaluate_checkpoint
+from natjax.train import train_and_evaluate
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("eval")
+    config = tiny_config(str(tmp))
+    config.num_epochs = 1
+    workdir = tmp / "workdir"
+    return workdir, train_and_evaluate(config, str(workdir))
+
+
+def test_a_checkpoint_evaluates_to_the_end_of_training_figures(trained):
+    workdir, summary = trained
+    written = json.loads((workdir / "eval" / "step_6.json").read_text())  # By training.
+    step, results = evaluate_checkpoint(str(workdir))
+    assert step == 6
+    for key in ("linear_probe_top1", "knn_top1", "baseline_random_init_linear_top1"):
+        assert results[key] == summary[key] == written[key], key
+
+
+def test_the_cli_evaluates_one_protocol_of_an_earlier_step(trained):
+    workdir, _ = trained
+    cmd = [sys.executable, "-m", "natjax.evaluate", f"--workdir={workdir}", "--checkpoint=4"]
+    out = subprocess.run(
+        [*cmd, "--protocol=knn"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "step 4" in out.stdout and "knn_top1" in out.stdout
+    assert "linear_probe_top1" not in json.loads((workdir / "eval" / "step_4.json").read_text())
+    bad = subprocess.run(
+        [*cmd, "--protocol=magic"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert bad.returncode == 2 and "unknown --protocol magic" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
