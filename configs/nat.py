@@ -87,6 +87,11 @@ def _base() -> ml_collections.ConfigDict:
     c.eval.knn_k = 200
     c.eval.knn_temperature = 0.07
     c.eval.baselines = True  # Also probe the random-init encoder and raw pixels.
+    # The kNN monitor during training: every this many epochs (0 = never), on the first N
+    # training images as the bank and the first M test images as queries.
+    c.eval.monitor_every_epochs = 1
+    c.eval.monitor_train_examples = 5000
+    c.eval.monitor_test_examples = 1000
     return c
 
 

@@ -59,6 +59,10 @@ def check_config(c: ConfigDict) -> None:
         "0 (the image size) or at most data.image_size + 2 * input.crop_padding",
     )
     _require(c.eval.knn_k > 0, "eval.knn_k", c.eval.knn_k, "a positive integer")
+    every = c.eval.monitor_every_epochs
+    _require(every >= 0, "eval.monitor_every_epochs", every, "0 (never) or a positive integer")
+    for key in ("monitor_train_examples", "monitor_test_examples"):
+        _require(c.eval[key] > 0, f"eval.{key}", c.eval[key], "a positive integer")
     _require(c.eval.knn_temperature > 0, "eval.knn_temperature", c.eval.knn_temperature, "positive")
 
 

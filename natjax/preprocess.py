@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 # numpy, not jnp: importing natjax must not start a backend (jax.distributed comes first).
-_SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], np.float32)
+SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], np.float32)
 _GRAY = np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -21,7 +21,7 @@ def sobel(x: jax.Array) -> jax.Array:
     network solve the task from trivial colour statistics.
     """
     gray = x @ _GRAY if x.shape[-1] == 3 else jnp.mean(x, axis=-1)
-    kernel = jnp.stack([_SOBEL_X, _SOBEL_X.T], axis=-1)[:, :, None, :]  # [3, 3, 1, 2]
+    kernel = jnp.stack([SOBEL_X, SOBEL_X.T], axis=-1)[:, :, None, :]  # [3, 3, 1, 2]
     return jax.lax.conv_general_dilated(
         gray[..., None], kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
     )

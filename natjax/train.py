@@ -15,7 +15,16 @@ import optax
 import tqdm
 from ml_collections import ConfigDict
 
-from natjax import checkpointing, data, distributed, evaluate, preprocess, sharding
+from natjax import (
+    checkpointing,
+    data,
+    distributed,
+    evaluate,
+    figures,
+    monitor,
+    preprocess,
+    sharding,
+)
 from natjax.config_checks import check_batch_fits, check_config, check_resume_config
 from natjax.errors import UserError
 from natjax.models import NATModel, create_model
@@ -101,6 +110,17 @@ def batches(run: Run, start_step: int):
         yield {"images": run.dataset.train.images[mine], "ids": mine}
 
 
+def _knn_monitor(run: Run) -> monitor.KnnMonitor | None:
+    if run.config.eval.monitor_every_epochs <= 0:
+        return None
+    return monitor.KnnMonitor(run.config, run.model, run.dataset, run.step_cfg.crop_size)
+
+
+def _is_monitor_step(steps_done: int, steps_per_epoch: int, eval_config) -> bool:
+    epochs, rest = divmod(steps_done, steps_per_epoch)
+    return rest == 0 and epochs % eval_config.monitor_every_epochs == 0
+
+
 def _is_save_step(steps_done: int, steps_per_epoch: int, every: int) -> bool:
     """Checkpoints go at every epoch end and every `every` steps (0: epoch ends only)."""
     return steps_done % steps_per_epoch == 0 or (every > 0 and steps_done % every == 0)
@@ -128,7 +148,8 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
         unit="step",
         dynamic_ncols=True,
     )
-    t0, t_first, loss = time.perf_counter(), None, float("nan")
+    writer, knn = monitor.MetricsWriter(run.workdir), _knn_monitor(run)
+    t0, t_first, loss, monitoring = time.perf_counter(), None, float("nan"), 0.0
     for step, rows in enumerate(batches(run, start), start=start):
         state, metrics = step_fn(state, sharding.put_batch(rows, run.mesh, run.config.batch_size))
         if t_first is None:
@@ -138,18 +159,27 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
         if save or (step + 1) % run.config.log_every_steps == 0:
             loss = float(metrics["loss"])
             _check_finite(loss, step + 1)  # Before any save: the last good checkpoint stays.
-            bar.set_postfix(loss=f"{loss:.4f}", changed=f"{float(metrics['changed_fraction']):.2f}")
+            changed = float(metrics["changed_fraction"])
+            bar.set_postfix(loss=f"{loss:.4f}", changed=f"{changed:.2f}")
+            writer.write(step + 1, loss=loss, changed_fraction=changed)
         if save:
             checkpointing.save(manager, state, saved_config)
+        if knn is not None and _is_monitor_step(step + 1, spe, run.config.eval):
+            t = time.perf_counter()
+            variables = {"params": state.params, "batch_stats": state.batch_stats}
+            writer.write(step + 1, knn_top1=knn(sharding.to_local(variables)))
+            monitoring += time.perf_counter() - t
         bar.update(1)
     jax.block_until_ready(state)
     bar.close()
+    writer.close()
     checkpointing.wait(manager)
-    end = time.perf_counter()
+    end = time.perf_counter() - monitoring
     steps_done = run.total_steps - start
     timed = (steps_done - 1) * run.config.batch_size
     return state, {
         "train_seconds": end - t0,
+        "monitor_seconds": monitoring,
         "images_per_second": timed / (end - t_first) if steps_done > 1 else float("nan"),
         "final_loss": loss,
     }
@@ -171,6 +201,10 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     variables = sharding.to_local({"params": state.params, "batch_stats": state.batch_stats})
     summary = evaluate.evaluate_model(config, run.model, variables, run.dataset)
     evaluate.write_results(workdir, int(state.step), summary)
+    if jax.process_index() == 0:
+        summary["figures"] = figures.draw_all(
+            workdir, config, run.model, variables, run.dataset, run.step_cfg.crop_size
+        )
     digest = assignment_sha256(sharding.to_local(state.perm))  # This process's own copy.
     distributed.check_same_assignment(digest)
     summary.update(

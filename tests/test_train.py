@@ -45,6 +45,23 @@ def test_summary_has_every_key_and_is_written(trained):
     assert summary["steps"] == 3 * (96 // 16) and np.isfinite(summary["final_loss"])
 
 
+def test_the_run_records_curves_and_draws_its_pictures(trained):
+    from PIL import Image
+
+    from natjax import monitor
+
+    _, workdir, summary = trained
+    series = monitor.read_metrics(workdir)
+    assert series["knn_top1"][0].tolist() == [6, 12, 18]  # The kNN monitor, every epoch.
+    assert all(0 <= v <= 1 for v in series["knn_top1"][1])
+    assert series["loss"][0].tolist() == [4, 6, 8, 12, 16, 18]  # Log and save steps.
+    sizes = {"curves": (960, 240), "neighbours": (480, 640), "filters": (640, 80)}
+    assert summary["figures"].keys() == sizes.keys()
+    for name, size in sizes.items():
+        with Image.open(os.path.join(workdir, summary["figures"][name])) as image:
+            assert image.format == "PNG" and image.size == size, name
+
+
 def test_final_assignment_is_a_saved_permutation_matching_the_digest(trained):
     _, workdir, summary = trained
     manager = create_manager(workdir, create=False)

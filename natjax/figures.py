@@ -1,0 +1,104 @@
+"""A run's pictures, as PNG files under `DIR/figures/`: training curves, nearest neighbours
+under the features' L2 distance (the paper's Figure 3) and the first-layer filters composed
+with the Sobel filter (Figure 4). Drawn on `matplotlib.figure.Figure`, so no display is used."""
+
+import os
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from natjax import features, monitor, preprocess
+
+
+def _save(fig: Figure, workdir: str, name: str) -> str:
+    path = os.path.join(workdir, "figures", name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fig.savefig(path, dpi=80)
+    return path
+
+
+def training_curves(workdir: str) -> str | None:
+    """Loss, share of changed targets per re-assignment and kNN top-1 against the step."""
+    series = monitor.read_metrics(workdir)
+    names = [n for n in ("loss", "changed_fraction", "knn_top1") if n in series]
+    if not names:
+        return None
+    fig = Figure(figsize=(4 * len(names), 3), layout="constrained")
+    for ax, name in zip(fig.subplots(1, len(names), squeeze=False)[0], names, strict=True):
+        steps, values = series[name]
+        ax.plot(steps, values, marker="o" if len(steps) < 30 else None)
+        ax.set_xlabel("step")
+        ax.set_title(name)
+    return _save(fig, workdir, "curves.png")
+
+
+def nearest_neighbours(
+    workdir: str, encode_fn, variables, bank, queries, batch_size: int, k: int = 5
+) -> str:
+    """Each query image (left) and its `k` nearest bank images under the L2 distance."""
+    bank_x = features.extract(encode_fn, variables, bank, batch_size)
+    query_x = features.extract(encode_fn, variables, queries, batch_size)
+    d = (query_x**2).sum(1)[:, None] - 2 * query_x @ bank_x.T + (bank_x**2).sum(1)[None]
+    nearest = np.argsort(d, axis=1)[:, :k]
+    fig = Figure(figsize=(k + 1, len(queries)), layout="constrained")
+    axes = fig.subplots(len(queries), k + 1, squeeze=False)
+    for row, query in enumerate(queries):
+        for col, image in enumerate([query, *bank[nearest[row]]]):
+            _show(axes[row, col], image)
+    axes[0, 0].set_title("query", fontsize=8)
+    return _save(fig, workdir, "neighbours.png")
+
+
+def _show(ax, image: np.ndarray) -> None:
+    ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray")
+    ax.axis("off")
+
+
+def compose(kernel: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The single filter equal to correlating with `first` then with `kernel` (2-D):
+    their full convolution, `[kh + fh - 1, kw + fw - 1]`."""
+    kh, kw = kernel.shape
+    out = np.zeros((kh + first.shape[0] - 1, kw + first.shape[1] - 1), np.float32)
+    for i in range(kh):
+        for j in range(kw):
+            out[i : i + first.shape[0], j : j + first.shape[1]] += kernel[i, j] * first
+    return out
+
+
+def first_layer_filters(workdir: str, params: dict, sobel: bool, max_filters: int = 64) -> str:
+    """The encoder's first convolution as filters on the grayscale image: with the Sobel input,
+    each filter is composed with the two Sobel filters it sees."""
+    kernel = np.asarray(params["encoder"]["Conv_0"]["kernel"], np.float32)  # [kh, kw, in, out]
+    sobel_x = preprocess.SOBEL_X
+    filters = []
+    for f in range(min(kernel.shape[-1], max_filters)):
+        if sobel:
+            filters.append(
+                compose(kernel[:, :, 0, f], sobel_x) + compose(kernel[:, :, 1, f], sobel_x.T)
+            )
+        else:
+            filters.append(kernel[:, :, :, f].mean(-1))
+    cols = 8
+    rows = -(-len(filters) // cols)
+    fig = Figure(figsize=(cols, rows), layout="constrained")
+    for ax, filt in zip(fig.subplots(rows, cols, squeeze=False).flat, filters, strict=False):
+        ax.imshow(filt, cmap="gray")
+    for ax in fig.axes:
+        ax.axis("off")
+    return _save(fig, workdir, "filters.png")
+
+
+def draw_all(workdir: str, config, model, variables: dict, dataset, crop_size: int) -> dict:
+    """Every picture of the run; returns `{name: path relative to workdir}`."""
+    encode_fn = features.make_encode_fn(model, crop_size)
+    bank = dataset.train.images[: config.eval.monitor_train_examples]
+    queries = np.asarray(dataset.test.images[:8])
+    paths = {
+        "neighbours": nearest_neighbours(
+            workdir, encode_fn, variables, bank, queries, config.eval.batch_size
+        ),
+        "filters": first_layer_filters(workdir, variables["params"], config.input.sobel),
+    }
+    if curves := training_curves(workdir):
+        paths["curves"] = curves
+    return {name: os.path.relpath(path, workdir) for name, path in paths.items()}
