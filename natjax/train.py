@@ -161,7 +161,8 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
             _check_finite(loss, step + 1)  # Before any save: the last good checkpoint stays.
             changed = float(metrics["changed_fraction"])
             bar.set_postfix(loss=f"{loss:.4f}", changed=f"{changed:.2f}")
-            writer.write(step + 1, loss=loss, changed_fraction=changed)
+            reassigned = {"changed_fraction": changed} if bool(metrics["reassigned"]) else {}
+            writer.write(step + 1, loss=loss, **reassigned)  # The share only where it applies.
         if save:
             checkpointing.save(manager, state, saved_config)
         if knn is not None and _is_monitor_step(step + 1, spe, run.config.eval):
