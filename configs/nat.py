@@ -87,6 +87,14 @@ def _base() -> ml_collections.ConfigDict:
     c.eval.knn_k = 200
     c.eval.knn_temperature = 0.07
     c.eval.baselines = True  # Also probe the random-init encoder and raw pixels.
+    # Run at the end of training (natjax.evaluate runs any of linear, mlp, knn, baselines).
+    c.eval.protocols = ("linear", "knn", "baselines")
+    c.eval.mlp = ml_collections.ConfigDict()  # The paper's MLP classifier on frozen features.
+    c.eval.mlp.widths = (512,)
+    c.eval.mlp.epochs = 10
+    c.eval.mlp.batch_size = 256
+    c.eval.mlp.learning_rate = 1e-3
+    c.eval.mlp.weight_decay = 1e-4
     # The kNN monitor during training: every this many epochs (0 = never), on the first N
     # training images as the bank and the first M test images as queries.
     c.eval.monitor_every_epochs = 1

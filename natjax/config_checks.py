@@ -4,7 +4,7 @@ import json
 
 from ml_collections import ConfigDict
 
-from natjax import assignment, models
+from natjax import assignment, evaluation, models
 from natjax.errors import UserError
 from natjax.step import SCOPES
 
@@ -59,6 +59,12 @@ def check_config(c: ConfigDict) -> None:
         "0 (the image size) or at most data.image_size + 2 * input.crop_padding",
     )
     _require(c.eval.knn_k > 0, "eval.knn_k", c.eval.knn_k, "a positive integer")
+    _require(
+        set(c.eval.protocols) <= set(evaluation.PROTOCOLS),
+        "eval.protocols",
+        tuple(c.eval.protocols),
+        f"a tuple of {', '.join(evaluation.PROTOCOLS)}",
+    )
     every = c.eval.monitor_every_epochs
     _require(every >= 0, "eval.monitor_every_epochs", every, "0 (never) or a positive integer")
     for key in ("monitor_train_examples", "monitor_test_examples"):

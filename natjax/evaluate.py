@@ -21,12 +21,16 @@ from natjax.state import init_variables, split_seed
 _WORKDIR = flags.DEFINE_string("workdir", None, "The training run's directory.")
 _CHECKPOINT = flags.DEFINE_integer("checkpoint", None, "Step to evaluate (default: the latest).")
 _PROTOCOL = flags.DEFINE_list(
-    "protocol", list(evaluation.PROTOCOLS), f"Any of {', '.join(evaluation.PROTOCOLS)}."
+    "protocol",
+    None,
+    f"Any of {', '.join(evaluation.PROTOCOLS)} (default: the run's eval.protocols).",
 )
 
 
-def evaluate_model(config, model, variables, dataset, protocols=evaluation.PROTOCOLS) -> dict:
-    """`evaluation.evaluate` with the run's own views and random-init baseline."""
+def evaluate_model(config, model, variables, dataset, protocols=None) -> dict:
+    """`evaluation.evaluate` with the run's own views and random-init baseline, under
+    `protocols` (default: the config's `eval.protocols`)."""
+    protocols = tuple(config.eval.protocols) if protocols is None else protocols
     crop = config.input.crop_size or dataset.image_shape[0]
     input_shape = preprocess.model_input_shape(dataset.image_shape, crop)
     fresh = init_variables(model, split_seed(config.seed)[0], input_shape)  # Step 0's.
@@ -43,10 +47,10 @@ def write_results(workdir: str, step: int, results: dict) -> str:
     return path
 
 
-def evaluate_checkpoint(workdir: str, step: int | None = None, protocols=evaluation.PROTOCOLS):
-    """Evaluates the checkpoint at `step` (default: the latest) of `workdir`; writes and
-    returns its results."""
-    unknown = sorted(set(protocols) - set(evaluation.PROTOCOLS))
+def evaluate_checkpoint(workdir: str, step: int | None = None, protocols=None):
+    """Evaluates the checkpoint at `step` (default: the latest) of `workdir` under `protocols`
+    (default: the run's); writes and returns its results."""
+    unknown = sorted(set(protocols or ()) - set(evaluation.PROTOCOLS))
     if unknown:
         raise UserError(
             f"unknown --protocol {', '.join(unknown)}; use any of "

@@ -1,5 +1,6 @@
-"""Evaluation of a frozen encoder by protocol: `linear` (the probe), `knn` (weighted kNN) and
-`baselines` (the same probe on the random-init encoder and on raw pixels)."""
+"""Evaluation of a frozen encoder by protocol: `linear` (the probe), `mlp` (the paper's MLP
+classifier on the frozen convolutional features), `knn` (weighted kNN) and `baselines` (the
+linear probe on the random-init encoder and on raw pixels)."""
 
 import numpy as np
 from ml_collections import ConfigDict
@@ -9,7 +10,7 @@ from natjax.data import Dataset
 from natjax.models import NATModel
 
 _MAX_RAW_PIXEL_DIMS = 16384  # Raw-pixel probes above this size (e.g. ImageNet) are skipped.
-PROTOCOLS = ("linear", "knn", "baselines")
+PROTOCOLS = ("linear", "mlp", "knn", "baselines")
 
 
 def _probe(train_x, test_x, dataset: Dataset, config: ConfigDict) -> float:
@@ -47,6 +48,21 @@ def evaluate(
     results = {"feature_dim": int(train_x.shape[1])}
     if "linear" in protocols:
         results["linear_probe_top1"] = _probe(train_x, test_x, dataset, config)
+    if "mlp" in protocols:
+        mlp = config.eval.mlp
+        results["mlp_probe_top1"] = probes.mlp_probe_top1(
+            train_x,
+            dataset.train.labels,
+            test_x,
+            dataset.test.labels,
+            dataset.num_classes,
+            widths=tuple(mlp.widths),
+            epochs=mlp.epochs,
+            batch_size=mlp.batch_size,
+            learning_rate=mlp.learning_rate,
+            weight_decay=mlp.weight_decay,
+            seed=config.seed,
+        )
     if "knn" in protocols:
         results["knn_top1"] = probes.knn_top1(
             train_x,

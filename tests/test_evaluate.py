@@ -43,3 +43,10 @@ def test_the_cli_evaluates_one_protocol_of_an_earlier_step(trained):
     )
     assert bad.returncode == 2 and "unknown --protocol magic" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_the_mlp_protocol_probes_the_frozen_conv_features(trained):
+    workdir, _ = trained
+    _, results = evaluate_checkpoint(str(workdir), protocols=("mlp",))
+    assert results.keys() == {"feature_dim", "mlp_probe_top1"}
+    assert 0.5 < results["mlp_probe_top1"] <= 1.0  # 4 toy classes: far above chance.

@@ -41,3 +41,14 @@ def test_knn_weights_votes_by_similarity():
         )
         == 1.0
     )  # Near-uniform weights: majority.
+
+
+def test_mlp_probe_learns_what_a_linear_probe_cannot():
+    # XOR of the signs of two coordinates: no linear boundary, an easy one for one hidden layer.
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, size=(3000, 2))
+    y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).astype(np.int32)
+    train, test = slice(0, 2000), slice(2000, None)
+    linear = probes.linear_probe_top1(x[train], y[train], x[test], y[test], 2, steps=100)
+    mlp = probes.mlp_probe_top1(x[train], y[train], x[test], y[test], 2, widths=(64,), epochs=30)
+    assert linear < 0.7 and mlp > 0.95
