@@ -89,6 +89,7 @@ def _base() -> ml_collections.ConfigDict:
     c.eval.baselines = True  # Also probe the random-init encoder and raw pixels.
     # Run at the end of training (natjax.evaluate runs any of linear, mlp, knn, baselines).
     c.eval.protocols = ("linear", "knn", "baselines")
+    c.eval.layer_dims = 2048  # Each layer's pooled size for the layer-wise probes.
     c.eval.mlp = ml_collections.ConfigDict()  # The paper's MLP classifier on frozen features.
     c.eval.mlp.widths = (512,)
     c.eval.mlp.epochs = 10

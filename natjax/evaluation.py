@@ -1,6 +1,8 @@
 """Evaluation of a frozen encoder by protocol: `linear` (the probe), `mlp` (the paper's MLP
-classifier on the frozen convolutional features), `knn` (weighted kNN) and `baselines` (the
-linear probe on the random-init encoder and on raw pixels)."""
+classifier on the frozen convolutional features), `knn` (weighted kNN), `layers` (the linear
+probe on every convolutional stage and on the NAT output, each pooled to at most
+`eval.layer_dims` dimensions) and `baselines` (the linear probe on the random-init encoder and
+on raw pixels)."""
 
 import numpy as np
 from ml_collections import ConfigDict
@@ -10,7 +12,7 @@ from natjax.data import Dataset
 from natjax.models import NATModel
 
 _MAX_RAW_PIXEL_DIMS = 16384  # Raw-pixel probes above this size (e.g. ImageNet) are skipped.
-PROTOCOLS = ("linear", "mlp", "knn", "baselines")
+PROTOCOLS = ("linear", "mlp", "knn", "layers", "baselines")
 
 
 def _probe(train_x, test_x, dataset: Dataset, config: ConfigDict) -> float:
@@ -73,9 +75,29 @@ def evaluate(
             k=config.eval.knn_k,
             temperature=config.eval.knn_temperature,
         )
+    if "layers" in protocols:
+        results.update(_layer_probes(config, model, variables, dataset, crop_size))
     if "baselines" in protocols and config.eval.baselines:
         results.update(_baselines(config, model, init_variables, dataset, crop_size))
     return results
+
+
+def _layer_probes(config, model, variables, dataset, crop_size) -> dict:
+    train, test = (
+        features.extract_layers(
+            model,
+            variables,
+            split.images,
+            crop_size,
+            config.eval.batch_size,
+            config.eval.layer_dims,
+        )
+        for split in (dataset.train, dataset.test)
+    )
+    return {
+        f"layer_{name}_linear_top1": _probe(train[name], test[name], dataset, config)
+        for name in train
+    }
 
 
 def _baselines(config, model, init_variables, dataset, crop_size) -> dict:

@@ -35,3 +35,38 @@ def extract(encode_fn, variables: dict, images, batch_size: int) -> np.ndarray:
             chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
         chunks.append(np.asarray(encode_fn(variables, chunk))[: batch_size - pad])
     return np.concatenate(chunks)
+
+
+def pool_to(x: jax.Array, max_dims: int) -> jax.Array:
+    """A feature map `[b, H, W, C]` area-resized to the largest `g x g` grid with
+    `g * g * C <= max_dims` (at least 1 x 1), flattened: comparable sizes for every layer."""
+    b, h, _, c = x.shape
+    g = max(1, min(h, int((max_dims / c) ** 0.5)))
+    if g != h:
+        x = jax.image.resize(x, (b, g, g, c), method="linear", antialias=True)
+    return x.reshape(b, -1)
+
+
+def encode_layers(model: NATModel, variables, images, crop_size: int, max_dims: int) -> dict:
+    """Every convolutional stage the encoder records (pooled by `pool_to`) and the NAT output
+    (the projection), each `[b, D]` float32, in the network's order."""
+    if crop_size and crop_size != images.shape[1]:
+        images = preprocess.center_crop(images, crop_size)
+    (_, proj), state = model.apply(variables, images, train=False, mutable=["intermediates"])
+    maps = state["intermediates"]["encoder"]
+    layers = {name: pool_to(value[0], max_dims) for name, value in maps.items()}
+    layers["output"] = proj
+    return {name: x.astype(jnp.float32) for name, x in layers.items()}
+
+
+def extract_layers(model, variables, images, crop_size: int, batch_size: int, max_dims: int):
+    """`encode_layers` over all `images` in batches: `{layer: host array [n, D]}`."""
+    fn = jax.jit(functools.partial(encode_layers, model, crop_size=crop_size, max_dims=max_dims))
+    names = None
+    chunks: dict[str, list] = {}
+    for start in range(0, len(images), batch_size):
+        out = fn(variables, np.asarray(images[start : start + batch_size]))
+        names = names or list(out)
+        for name in names:
+            chunks.setdefault(name, []).append(np.asarray(out[name]))
+    return {name: np.concatenate(chunks[name]) for name in names}

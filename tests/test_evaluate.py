@@ -50,3 +50,11 @@ def test_the_mlp_protocol_probes_the_frozen_conv_features(trained):
     _, results = evaluate_checkpoint(str(workdir), protocols=("mlp",))
     assert results.keys() == {"feature_dim", "mlp_probe_top1"}
     assert 0.5 < results["mlp_probe_top1"] <= 1.0  # 4 toy classes: far above chance.
+
+
+def test_layer_wise_probes_cover_every_stage_and_the_output(trained):
+    workdir, _ = trained
+    _, results = evaluate_checkpoint(str(workdir), protocols=("layers",))
+    names = {"layer_conv1_linear_top1", "layer_conv2_linear_top1", "layer_output_linear_top1"}
+    assert results.keys() == {"feature_dim", *names}
+    assert all(0.25 <= results[n] <= 1.0 for n in names)

@@ -19,11 +19,12 @@ class AlexNetBN(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        for features, kernel, stride, pad, pool in _LAYERS:
+        for i, (features, kernel, stride, pad, pool) in enumerate(_LAYERS):
             x = nn.Conv(
                 features, (kernel, kernel), (stride, stride), [(pad, pad)] * 2, use_bias=False
             )(x)
             x = nn.relu(nn.BatchNorm(use_running_average=not train)(x))
+            self.sow("intermediates", f"conv{i + 1}", x)  # For the layer-wise probes.
             if pool:
                 x = nn.max_pool(x, (3, 3), (2, 2))
         return x.reshape(x.shape[0], -1)

@@ -33,8 +33,10 @@ class ResNet18(nn.Module):
         x = nn.relu(nn.BatchNorm(use_running_average=not train)(x))
         if not self.cifar_stem:
             x = nn.max_pool(x, (3, 3), (2, 2), padding=[(1, 1), (1, 1)])
+        self.sow("intermediates", "stem", x)  # For the layer-wise probes.
         for stage, width in enumerate((64, 128, 256, 512)):
             for block in range(2):
                 stride = 2 if stage and not block else 1
                 x = BasicBlock(width, stride)(x, train)
+            self.sow("intermediates", f"stage{stage + 1}", x)
         return x.mean(axis=(1, 2))

@@ -23,4 +23,5 @@ class SmallConvNet(nn.Module):
                 x = nn.max_pool(x, (2, 2), (2, 2))
             x = nn.Conv(width, (3, 3), use_bias=False)(x)
             x = nn.relu(nn.BatchNorm(use_running_average=not train)(x))
+            self.sow("intermediates", f"conv{i + 1}", x)  # For the layer-wise probes.
         return x.reshape(x.shape[0], -1)
