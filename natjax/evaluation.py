@@ -4,12 +4,19 @@ probe on every convolutional stage and on the NAT output, each pooled to at most
 `eval.layer_dims` dimensions) and `baselines` (the linear probe on the random-init encoder and
 on raw pixels)."""
 
+import json
+import os
+
+import jax
 import numpy as np
 from ml_collections import ConfigDict
 
-from natjax import features, probes
+from natjax import checkpointing, data, features, preprocess, probes
 from natjax.data import Dataset
-from natjax.models import NATModel
+from natjax.encoder_io import abstract_variables, read_run
+from natjax.errors import UserError
+from natjax.models import NATModel, create_model
+from natjax.state import init_variables, split_seed
 
 _MAX_RAW_PIXEL_DIMS = 16384  # Raw-pixel probes above this size (e.g. ImageNet) are skipped.
 PROTOCOLS = ("linear", "mlp", "knn", "layers", "baselines")
@@ -111,3 +118,41 @@ def _baselines(config, model, init_variables, dataset, crop_size) -> dict:
         ]
         out["baseline_raw_pixels_linear_top1"] = _probe(*raw, dataset, config)
     return out
+
+
+def evaluate_model(config, model, variables, dataset, protocols=None) -> dict:
+    """`evaluation.evaluate` with the run's own views and random-init baseline, under
+    `protocols` (default: the config's `eval.protocols`)."""
+    protocols = tuple(config.eval.protocols) if protocols is None else protocols
+    crop = config.input.crop_size or dataset.image_shape[0]
+    input_shape = preprocess.model_input_shape(dataset.image_shape, crop)
+    fresh = init_variables(model, split_seed(config.seed)[0], input_shape)  # Step 0's.
+    return evaluate(config, model, variables, fresh, dataset, crop, tuple(protocols))
+
+
+def write_results(workdir: str, step: int, results: dict) -> str:
+    """`DIR/eval/step_STEP.json` (process 0 only); returns its path."""
+    path = os.path.join(workdir, "eval", f"step_{step}.json")
+    if jax.process_index() == 0:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump({"step": step, **results}, f, indent=2)
+    return path
+
+
+def evaluate_checkpoint(workdir: str, step: int | None = None, protocols=None):
+    """Evaluates the checkpoint at `step` (default: the latest) of `workdir` under `protocols`
+    (default: the run's); writes and returns its results."""
+    unknown = sorted(set(protocols or ()) - set(PROTOCOLS))
+    if unknown:
+        raise UserError(
+            f"unknown --protocol {', '.join(unknown)}; use any of {', '.join(PROTOCOLS)}."
+        )
+    config, image_shape = read_run(workdir)
+    variables = checkpointing.restore_model(workdir, step, abstract_variables(config, image_shape))
+    step = step if step is not None else checkpointing.latest_step(workdir)
+    results = evaluate_model(
+        config, create_model(config), variables, data.load(config.data), protocols
+    )
+    write_results(workdir, step, results)
+    return step, results

@@ -19,7 +19,7 @@ from natjax import (
     checkpointing,
     data,
     distributed,
-    evaluate,
+    evaluation,
     figures,
     monitor,
     preprocess,
@@ -200,8 +200,8 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     state = initial_state(run, manager)
     state, facts = train(run, state, manager)
     variables = sharding.to_local({"params": state.params, "batch_stats": state.batch_stats})
-    summary = evaluate.evaluate_model(config, run.model, variables, run.dataset)
-    evaluate.write_results(workdir, int(state.step), summary)
+    summary = evaluation.evaluate_model(config, run.model, variables, run.dataset)
+    evaluation.write_results(workdir, int(state.step), summary)
     if jax.process_index() == 0:
         summary["figures"] = figures.draw_all(
             workdir, config, run.model, variables, run.dataset, run.step_cfg.crop_size

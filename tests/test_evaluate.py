@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import ROOT, tiny_config
-from natjax.evaluate import evaluate_checkpoint
+from natjax.evaluation import evaluate_checkpoint
 from natjax.train import train_and_evaluate
 
 
