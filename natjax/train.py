@@ -224,16 +224,13 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
 
 
 def _check_resumable(workdir: str, config: ConfigDict) -> None:
-    """A workdir with checkpoints resumes only with the config that wrote them (stored in the
-    latest checkpoint; `config.json` for a checkpoint without one)."""
-    if not os.path.isdir(os.path.join(workdir, "checkpoints")):
-        return
-    saved = checkpointing.saved_config(checkpointing.create_manager(workdir, create=False))
-    if saved is None and os.path.exists(path := os.path.join(workdir, "config.json")):
-        with open(path) as f:
-            saved = json.load(f)
-    if saved is not None:
-        check_resume_config(saved, config, workdir)
+    """A workdir with checkpoints resumes only with the config that wrote them. It is read from
+    `config.json` (the same config each checkpoint holds) with plain file reads: every host
+    decides alike and no host starts an Orbax collective the others do not join."""
+    saved = os.path.join(workdir, "config.json")
+    if os.path.isdir(os.path.join(workdir, "checkpoints")) and os.path.exists(saved):
+        with open(saved) as f:
+            check_resume_config(json.load(f), config, workdir)
 
 
 def _prepare_workdir(workdir: str, config: ConfigDict, dataset: data.Dataset) -> None:
