@@ -78,18 +78,6 @@ def restore(manager: ocp.CheckpointManager, like: TrainState, step: int) -> Trai
     return like.replace(**restored.model, **restored.train)
 
 
-def saved_config(manager: ocp.CheckpointManager) -> dict | None:
-    """The config stored in the latest checkpoint (None if there is none or it is unreadable:
-    then the checkpoint itself is dealt with by `restore_latest`)."""
-    step = manager.latest_step()
-    if step is None:
-        return None
-    try:
-        return manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore())).config
-    except Exception:  # noqa: BLE001 (a corrupt checkpoint: restore_latest reports it)
-        return None
-
-
 def restore_latest(manager: ocp.CheckpointManager, like: TrainState) -> TrainState | None:
     """The latest checkpoint that restores and verifies, placed like `like` (None if none
     does). One that fails is reported in one sentence and moved aside to `corrupt-STEP` (kept,

@@ -139,7 +139,7 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
     Returns the state and timing facts."""
     step_fn = compile_step(run)
     spe, start = run.step_cfg.steps_per_epoch, int(state.step)
-    saved_config = json.loads(run.config.to_json_best_effort())
+    config_json = json.loads(run.config.to_json_best_effort())
     bar = tqdm.tqdm(
         total=run.total_steps,
         initial=start,
@@ -150,31 +150,34 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
     )
     writer, knn = monitor.MetricsWriter(run.workdir), _knn_monitor(run)
     t0, t_first, loss, monitoring = time.perf_counter(), None, float("nan"), 0.0
-    for step, rows in enumerate(batches(run, start), start=start):
-        state, metrics = step_fn(state, sharding.put_batch(rows, run.mesh, run.config.batch_size))
-        if t_first is None:
-            jax.block_until_ready(state)
-            t_first = time.perf_counter()
-        save = _is_save_step(step + 1, spe, run.config.checkpoint.every_steps)
-        if save or (step + 1) % run.config.log_every_steps == 0:
-            loss = float(metrics["loss"])
-            _check_finite(loss, step + 1)  # Before any save: the last good checkpoint stays.
-            changed = float(metrics["changed_fraction"])
-            bar.set_postfix(loss=f"{loss:.4f}", changed=f"{changed:.2f}")
-            reassigned = {"changed_fraction": changed} if bool(metrics["reassigned"]) else {}
-            writer.write(step + 1, loss=loss, **reassigned)  # The share only where it applies.
-        if save:
-            checkpointing.save(manager, state, saved_config)
-        if knn is not None and _is_monitor_step(step + 1, spe, run.config.eval):
-            t = time.perf_counter()
-            variables = {"params": state.params, "batch_stats": state.batch_stats}
-            writer.write(step + 1, knn_top1=knn(sharding.to_local(variables)))
-            monitoring += time.perf_counter() - t
-        bar.update(1)
-    jax.block_until_ready(state)
-    bar.close()
-    writer.close()
-    checkpointing.wait(manager)
+    try:
+        for step, rows in enumerate(batches(run, start), start=start):
+            batch = sharding.put_batch(rows, run.mesh, run.config.batch_size)
+            state, metrics = step_fn(state, batch)
+            if t_first is None:
+                jax.block_until_ready(state)
+                t_first = time.perf_counter()
+            save = _is_save_step(step + 1, spe, run.config.checkpoint.every_steps)
+            if save or (step + 1) % run.config.log_every_steps == 0:
+                loss = float(metrics["loss"])
+                _check_finite(loss, step + 1)  # Before any save: the last good checkpoint stays.
+                changed = float(metrics["changed_fraction"])
+                bar.set_postfix(loss=f"{loss:.4f}", changed=f"{changed:.2f}")
+                reassigned = {"changed_fraction": changed} if bool(metrics["reassigned"]) else {}
+                writer.write(step + 1, loss=loss, **reassigned)  # The share only where it applies.
+            if save:
+                checkpointing.save(manager, state, config_json)
+            if knn is not None and _is_monitor_step(step + 1, spe, run.config.eval):
+                t = time.perf_counter()
+                variables = {"params": state.params, "batch_stats": state.batch_stats}
+                writer.write(step + 1, knn_top1=knn(sharding.to_local(variables)))
+                monitoring += time.perf_counter() - t
+            bar.update(1)
+        jax.block_until_ready(state)
+    finally:  # Also when the run stops early: the saves in flight land.
+        bar.close()
+        writer.close()
+        checkpointing.wait(manager)
     end = time.perf_counter() - monitoring
     steps_done = run.total_steps - start
     timed = (steps_done - 1) * run.config.batch_size

@@ -75,7 +75,9 @@ def test_resuming_with_another_config_is_refused_naming_the_keys(run_dir):
         train_and_evaluate(changed, workdir)
     harmless = config.copy_and_resolve_references()
     harmless.progress_bar, harmless.eval.knn_k = True, 3
-    saved = checkpointing.saved_config(checkpointing.create_manager(workdir, create=False))
+    manager = checkpointing.create_manager(workdir, create=False)
+    item = ocp.args.Composite(config=ocp.args.JsonRestore())
+    saved = manager.restore(manager.latest_step(), args=item).config
     assert saved["batch_size"] == 16  # The checkpoint holds its config.
     check_resume_config(saved, harmless, workdir)  # Reporting keys may change.
 
@@ -173,3 +175,26 @@ def test_a_non_finite_loss_stops_the_run_naming_the_step_and_keeps_the_last_good
     step = int(re.search(r"at step (\d+)", str(failure.value)).group(1))
     saved = checkpointing.create_manager(workdir, create=False).all_steps()
     assert all(s < step for s in saved)  # Nothing at or after the bad step was saved.
+
+
+def test_a_loss_gone_bad_after_saves_stops_before_the_next_save(tmp_path, monkeypatch):
+    from natjax import train
+
+    real = train.compile_step
+
+    def poisoned(run):  # The real step, whose loss reads NaN from the 9th step on.
+        step = real(run)
+
+        def fn(state, batch):
+            state, metrics = step(state, batch)
+            return state, {**metrics, "loss": metrics["loss"] * (np.nan if state.step > 8 else 1)}
+
+        return fn
+
+    monkeypatch.setattr(train, "compile_step", poisoned)
+    config = tiny_config(str(tmp_path))
+    workdir = str(tmp_path / "workdir")
+    with pytest.raises(UserError, match="The loss became nan at step 12"):
+        train_and_evaluate(config, workdir)
+    # Saves at 4, 6 and 8 landed; step 12 (a save and log step) was checked first and not saved.
+    assert checkpointing.create_manager(workdir, create=False).all_steps() == [4, 6, 8]
