@@ -90,15 +90,9 @@ def evaluate(
 
 
 def _layer_probes(config, model, variables, dataset, crop_size) -> dict:
+    fn = features.make_layers_fn(model, crop_size, config.eval.layer_dims)
     train, test = (
-        features.extract_layers(
-            model,
-            variables,
-            split.images,
-            crop_size,
-            config.eval.batch_size,
-            config.eval.layer_dims,
-        )
+        features.extract(fn, variables, split.images, config.eval.batch_size)
         for split in (dataset.train, dataset.test)
     )
     return {
@@ -124,10 +118,9 @@ def evaluate_model(config, model, variables, dataset, protocols=None) -> dict:
     """`evaluation.evaluate` with the run's own views and random-init baseline, under
     `protocols` (default: the config's `eval.protocols`)."""
     protocols = tuple(config.eval.protocols) if protocols is None else protocols
-    crop = config.input.crop_size or dataset.image_shape[0]
-    input_shape = preprocess.model_input_shape(dataset.image_shape, crop)
+    input_shape = preprocess.model_input_shape(dataset.image_shape, config.input.crop_size)
     fresh = init_variables(model, split_seed(config.seed)[0], input_shape)  # Step 0's.
-    return evaluate(config, model, variables, fresh, dataset, crop, tuple(protocols))
+    return evaluate(config, model, variables, fresh, dataset, input_shape[0], tuple(protocols))
 
 
 def write_results(workdir: str, step: int, results: dict) -> str:

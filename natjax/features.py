@@ -18,14 +18,17 @@ def encode(model: NATModel, variables: dict, images: jax.Array, crop_size: int) 
     return h.astype(jnp.float32)
 
 
+@functools.cache
 def make_encode_fn(model: NATModel, crop_size: int):
-    """`encode` jitted once for `model`: `fn(variables, images) -> [b, D]`."""
+    """`encode` jitted for `model`: `fn(variables, images) -> [b, D]`. Cached, so the monitor,
+    the evaluation, its baselines and the figures of a run share one compiled encoder."""
     return jax.jit(functools.partial(encode, model, crop_size=crop_size))
 
 
-def extract(encode_fn, variables: dict, images, batch_size: int) -> np.ndarray:
-    """Representations of all `images` (array-like `[n, H, W, C]`) as a host array `[n, D]`,
-    through `encode_fn` from `make_encode_fn` (one compilation however often it is called)."""
+def extract(encode_fn, variables: dict, images, batch_size: int):
+    """`encode_fn(variables, batch)` over all `images` (array-like `[n, H, W, C]`) as host
+    arrays `[n, ...]` (an array, or a pytree of them as `encode_fn` returns). Each batch is
+    padded to `batch_size`, so one compilation serves every call."""
     n = len(images)
     chunks = []
     for start in range(0, n, batch_size):
@@ -33,8 +36,9 @@ def extract(encode_fn, variables: dict, images, batch_size: int) -> np.ndarray:
         pad = batch_size - len(chunk)  # Pad the last chunk: one compiled shape.
         if pad:
             chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-        chunks.append(np.asarray(encode_fn(variables, chunk))[: batch_size - pad])
-    return np.concatenate(chunks)
+        out = encode_fn(variables, chunk)
+        chunks.append(jax.tree.map(lambda x, keep=batch_size - pad: np.asarray(x)[:keep], out))
+    return jax.tree.map(lambda *parts: np.concatenate(parts), *chunks)
 
 
 def pool_to(x: jax.Array, max_dims: int) -> jax.Array:
@@ -59,14 +63,7 @@ def encode_layers(model: NATModel, variables, images, crop_size: int, max_dims: 
     return {name: x.astype(jnp.float32) for name, x in layers.items()}
 
 
-def extract_layers(model, variables, images, crop_size: int, batch_size: int, max_dims: int):
-    """`encode_layers` over all `images` in batches: `{layer: host array [n, D]}`."""
-    fn = jax.jit(functools.partial(encode_layers, model, crop_size=crop_size, max_dims=max_dims))
-    names = None
-    chunks: dict[str, list] = {}
-    for start in range(0, len(images), batch_size):
-        out = fn(variables, np.asarray(images[start : start + batch_size]))
-        names = names or list(out)
-        for name in names:
-            chunks.setdefault(name, []).append(np.asarray(out[name]))
-    return {name: np.concatenate(chunks[name]) for name in names}
+@functools.cache
+def make_layers_fn(model: NATModel, crop_size: int, max_dims: int):
+    """`encode_layers` jitted for `model`: `fn(variables, images) -> {layer: [b, D]}`."""
+    return jax.jit(functools.partial(encode_layers, model, crop_size=crop_size, max_dims=max_dims))
