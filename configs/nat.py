@@ -1,11 +1,14 @@
 """NAT experiment configs: `--config=configs/nat.py[:PRESET]`.
 
 Presets:
-  default   Fashion-MNIST, small convnet, sized for ~15 minutes on a 2-core CPU.
-  smoke     the same pipeline on a 2,048-image slice, under a minute on CPU (tests use it).
-  cifar10   CIFAR-10 with a CIFAR-stem ResNet-18 (tfds `cifar10`, or `data.source=folder:PATH`).
-  imagenet  the paper's setting: AlexNet with batch norm, Sobel input, batch 256, SGD,
-            constant step then linear decay, re-assignment every 3 epochs.
+  default      Fashion-MNIST, small convnet, sized for ~15 minutes on a 2-core CPU.
+  smoke        the same pipeline on a 2,048-image slice, under a minute on CPU (tests use it).
+  ablation     the base of `python -m natjax.ablate`: the default on the first 10,000 training
+               images, without the kNN monitor.
+  cifar10      CIFAR-10 with a CIFAR-stem ResNet-18 (tfds `cifar10`, or `data.source=folder:PATH`).
+  cifar10_cpu  CIFAR-10 sized for a CPU: the small convnet, 10 epochs, every protocol but layers.
+  imagenet     the paper's setting: AlexNet with batch norm, Sobel input, batch 256, SGD,
+               constant step then linear decay, re-assignment every 3 epochs.
 """
 
 import ml_collections
@@ -17,7 +20,9 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
     presets = {
         "default": _fashion_mnist,
         "smoke": _smoke,
+        "ablation": _ablation,
         "cifar10": _cifar10,
+        "cifar10_cpu": _cifar10_cpu,
         "imagenet": _imagenet,
     }
     if preset not in presets:
@@ -32,6 +37,9 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
 def _base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
+    # "nat", or "supervised": the same encoder, views and optimizer trained with labels
+    # (cross-entropy on a head with one output per class), the upper bound in the same harness.
+    c.objective = "nat"
     c.batch_size = 256  # Global batch, split over all devices.
     c.num_epochs = 10
     c.log_every_steps = 50
@@ -57,7 +65,8 @@ def _base() -> ml_collections.ConfigDict:
     c.input.crop_size = 0  # Side of the random crop taken on device; 0 = data.image_size.
     c.input.crop_padding = 2  # Zero padding added on each side before the random crop.
     c.input.flip = True  # Random horizontal flip, on device.
-    c.input.sobel = True  # Grayscale gradients (frozen Sobel filter) as the encoder's input.
+    # The encoder's input: "sobel" (grayscale gradients, the paper's), "highpass" or "raw".
+    c.input.filter = "sobel"
 
     c.model = ml_collections.ConfigDict()
     c.model.encoder = "small_convnet"  # small_convnet | resnet18 | alexnet_bn
@@ -65,6 +74,9 @@ def _base() -> ml_collections.ConfigDict:
     c.model.cifar_stem = True  # resnet18 only: 3x3 stem, no max-pool (for 32 px inputs).
     c.model.head_widths = ()  # Hidden layers of the projection head (Dense-BN-ReLU).
     c.model.target_dim = 64  # d: the targets live on the unit sphere of R^d.
+    # Compute dtype of the encoder and head: "float32" or "bfloat16" (mixed precision: the
+    # parameters, optimizer, loss and the assignment's scores stay float32).
+    c.model.dtype = "float32"
 
     c.nat = ml_collections.ConfigDict()
     c.nat.reassign_every = 3  # Epochs between re-assignments; 0 = never.
@@ -72,6 +84,9 @@ def _base() -> ml_collections.ConfigDict:
     # "global": one assignment over all devices' images; "local": one per device's slice.
     c.nat.scope = "global"
     c.nat.target_seed = 0
+    # "continuous": uniform on the unit sphere (the paper's); "discrete": replicated one-hot
+    # vectors of the canonical basis (the paper's clustering-like ablation).
+    c.nat.targets = "continuous"
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "sgd"  # sgd | adam
@@ -119,6 +134,12 @@ def _smoke(c: ml_collections.ConfigDict) -> None:
     c.eval.knn_k = 20
 
 
+def _ablation(c: ml_collections.ConfigDict) -> None:
+    c.data.max_train_examples = 10000
+    c.eval.monitor_every_epochs = 0
+    c.progress_bar = False
+
+
 def _cifar10(c: ml_collections.ConfigDict) -> None:
     c.data.name = "cifar10"
     c.data.source = "tfds"
@@ -128,6 +149,13 @@ def _cifar10(c: ml_collections.ConfigDict) -> None:
     c.model.cifar_stem = True
     c.model.target_dim = 128
     c.num_epochs = 100
+
+
+def _cifar10_cpu(c: ml_collections.ConfigDict) -> None:
+    _cifar10(c)
+    c.model.encoder = "small_convnet"
+    c.num_epochs = 10
+    c.eval.protocols = ("linear", "mlp", "knn", "baselines")
 
 
 def _imagenet(c: ml_collections.ConfigDict) -> None:

@@ -4,9 +4,9 @@ import json
 
 from ml_collections import ConfigDict
 
-from natjax import assignment, evaluation, models
+from natjax import assignment, evaluation, models, preprocess, targets
 from natjax.errors import UserError
-from natjax.step import SCOPES
+from natjax.step import SCOPES, STEPS
 
 
 def _require(ok: bool, key: str, value, expected: str) -> None:
@@ -28,6 +28,8 @@ def check_config(c: ConfigDict) -> None:
         c.model.encoder,
         f"one of {', '.join(models.ENCODERS)}",
     )
+    dtypes = models.DTYPES
+    _require(c.model.dtype in dtypes, "model.dtype", c.model.dtype, " or ".join(dtypes))
     _require(c.model.target_dim > 0, "model.target_dim", c.model.target_dim, "positive")
     _require(
         c.nat.reassign_every >= 0,
@@ -42,6 +44,11 @@ def check_config(c: ConfigDict) -> None:
         f"one of {', '.join(sorted(assignment.METHODS))}",
     )
     _require(c.nat.scope in SCOPES, "nat.scope", c.nat.scope, " or ".join(SCOPES))
+    kinds = targets.KINDS
+    _require(c.nat.targets in kinds, "nat.targets", c.nat.targets, " or ".join(kinds))
+    _require(c.objective in STEPS, "objective", c.objective, " or ".join(STEPS))
+    filters = preprocess.FILTERS
+    _require(c.input.filter in filters, "input.filter", c.input.filter, ", ".join(filters))
     _require(c.optim.name in ("sgd", "adam"), "optim.name", c.optim.name, "sgd or adam")
     _require(c.optim.learning_rate > 0, "optim.learning_rate", c.optim.learning_rate, "positive")
     _require(

@@ -1,8 +1,8 @@
 """Evaluation of a frozen encoder by protocol: `linear` (the probe), `mlp` (the paper's MLP
 classifier on the frozen convolutional features), `knn` (weighted kNN), `layers` (the linear
 probe on every convolutional stage and on the NAT output, each pooled to at most
-`eval.layer_dims` dimensions) and `baselines` (the linear probe on the random-init encoder and
-on raw pixels)."""
+`eval.layer_dims` dimensions) and `baselines` (the random-init encoder and raw pixels, under
+the linear probe and whichever of mlp and knn are asked for too)."""
 
 import json
 import os
@@ -42,19 +42,9 @@ def _features(model, variables, dataset, config, crop) -> tuple[np.ndarray, np.n
     )
 
 
-def evaluate(
-    config: ConfigDict,
-    model: NATModel,
-    variables: dict,
-    init_variables: dict,
-    dataset: Dataset,
-    crop_size: int,
-    protocols: tuple[str, ...] = PROTOCOLS,
-) -> dict:
-    """Top-1 of the trained encoder (on centre `crop_size` views) under each of `protocols`;
-    `baselines` runs only where `config.eval.baselines` is set."""
-    train_x, test_x = _features(model, variables, dataset, config, crop_size)
-    results = {"feature_dim": int(train_x.shape[1])}
+def _scores(train_x, test_x, dataset: Dataset, config: ConfigDict, protocols) -> dict:
+    """Top-1 of features `[n, D]` under each of `protocols` among linear, mlp and knn."""
+    results = {}
     if "linear" in protocols:
         results["linear_probe_top1"] = _probe(train_x, test_x, dataset, config)
     if "mlp" in protocols:
@@ -82,10 +72,27 @@ def evaluate(
             k=config.eval.knn_k,
             temperature=config.eval.knn_temperature,
         )
+    return results
+
+
+def evaluate(
+    config: ConfigDict,
+    model: NATModel,
+    variables: dict,
+    init_variables: dict,
+    dataset: Dataset,
+    crop_size: int,
+    protocols: tuple[str, ...] = PROTOCOLS,
+) -> dict:
+    """Top-1 of the trained encoder (on centre `crop_size` views) under each of `protocols`;
+    `baselines` runs only where `config.eval.baselines` is set."""
+    train_x, test_x = _features(model, variables, dataset, config, crop_size)
+    results = {"feature_dim": int(train_x.shape[1])}
+    results.update(_scores(train_x, test_x, dataset, config, protocols))
     if "layers" in protocols:
         results.update(_layer_probes(config, model, variables, dataset, crop_size))
     if "baselines" in protocols and config.eval.baselines:
-        results.update(_baselines(config, model, init_variables, dataset, crop_size))
+        results.update(baselines(config, model, init_variables, dataset, crop_size, protocols))
     return results
 
 
@@ -101,26 +108,47 @@ def _layer_probes(config, model, variables, dataset, crop_size) -> dict:
     }
 
 
-def _baselines(config, model, init_variables, dataset, crop_size) -> dict:
-    train_x, test_x = _features(model, init_variables, dataset, config, crop_size)
-    out = {"baseline_random_init_linear_top1": _probe(train_x, test_x, dataset, config)}
+_BASELINE_KEYS = {"linear_probe_top1": "linear_top1", "mlp_probe_top1": "mlp_top1"}
+
+
+def baselines(config, model, init_variables, dataset, crop_size, protocols=("linear",)) -> dict:
+    """The random-init encoder and raw pixels under the linear, mlp and knn protocols among
+    `protocols` (the linear probe at least): `baseline_{random_init,raw_pixels}_PROTOCOL_top1`."""
+    measured = [p for p in ("linear", "mlp", "knn") if p in protocols] or ["linear"]
+    sources = {"random_init": _features(model, init_variables, dataset, config, crop_size)}
     dims = int(np.prod(dataset.image_shape))
     if dims <= _MAX_RAW_PIXEL_DIMS:
-        raw = [
+        sources["raw_pixels"] = [
             np.asarray(s.images, np.float32).reshape(len(s), dims) / 255.0
             for s in (dataset.train, dataset.test)
         ]
-        out["baseline_raw_pixels_linear_top1"] = _probe(*raw, dataset, config)
-    return out
+    return {
+        f"baseline_{name}_{_BASELINE_KEYS.get(key, key)}": value
+        for name, (train_x, test_x) in sources.items()
+        for key, value in _scores(train_x, test_x, dataset, config, measured).items()
+    }
+
+
+def _initial(config, model, dataset) -> tuple[dict, int]:
+    """The run's step-0 variables and its evaluation crop."""
+    input_shape = preprocess.model_input_shape(dataset.image_shape, config.input.crop_size)
+    return init_variables(model, split_seed(config.seed)[0], input_shape), input_shape[0]
 
 
 def evaluate_model(config, model, variables, dataset, protocols=None) -> dict:
     """`evaluation.evaluate` with the run's own views and random-init baseline, under
     `protocols` (default: the config's `eval.protocols`)."""
     protocols = tuple(config.eval.protocols) if protocols is None else protocols
-    input_shape = preprocess.model_input_shape(dataset.image_shape, config.input.crop_size)
-    fresh = init_variables(model, split_seed(config.seed)[0], input_shape)  # Step 0's.
-    return evaluate(config, model, variables, fresh, dataset, input_shape[0], tuple(protocols))
+    fresh, crop = _initial(config, model, dataset)
+    return evaluate(config, model, variables, fresh, dataset, crop, tuple(protocols))
+
+
+def evaluate_baselines(config: ConfigDict, protocols=("linear", "mlp", "knn")) -> dict:
+    """`baselines` of the run `config` describes, without training it."""
+    dataset = data.load(config.data)
+    model = create_model(config)
+    fresh, crop = _initial(config, model, dataset)
+    return baselines(config, model, fresh, dataset, crop, protocols)
 
 
 def write_results(workdir: str, step: int, results: dict) -> str:

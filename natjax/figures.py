@@ -1,13 +1,17 @@
 """A run's pictures, as PNG files under `DIR/figures/`: training curves, nearest neighbours
-under the features' L2 distance (the paper's Figure 3) and the first-layer filters composed
-with the Sobel filter (Figure 4). Drawn on `matplotlib.figure.Figure`, so no display is used."""
+under the features' L2 distance (the paper's Figure 3), the first-layer filters composed
+with the fixed input filter (Figure 4) and a 2-D t-SNE map of the test features coloured by
+label. Drawn on `matplotlib.figure.Figure`, so no display is used."""
 
 import os
 
 import numpy as np
 from matplotlib.figure import Figure
+from sklearn.manifold import TSNE
 
 from natjax import features, monitor, preprocess
+
+MAP_POINTS = 2000  # Test images in the t-SNE map.
 
 
 def _save(fig: Figure, workdir: str, name: str) -> str:
@@ -65,19 +69,29 @@ def compose(kernel: np.ndarray, first: np.ndarray) -> np.ndarray:
     return out
 
 
-def first_layer_filters(workdir: str, params: dict, sobel: bool, max_filters: int = 64) -> str:
-    """The encoder's first convolution as filters on the grayscale image: with the Sobel input,
-    each filter is composed with the two Sobel filters it sees."""
+def input_filters(input_filter: str) -> list[np.ndarray]:
+    """The fixed 2-D filters between the grayscale image and each input channel of the encoder
+    (the high-pass one applies to every channel alike)."""
+    if input_filter == "sobel":
+        return [preprocess.SOBEL_X, preprocess.SOBEL_X.T]
+    if input_filter == "highpass":
+        delta = np.zeros((5, 5), np.float32)
+        delta[2, 2] = 1.0
+        return [4.0 * (delta - preprocess.BLUR)]
+    return [np.ones((1, 1), np.float32)]
+
+
+def first_layer_filters(
+    workdir: str, params: dict, input_filter: str, max_filters: int = 64
+) -> str:
+    """The encoder's first convolution as filters on the grayscale image: each filter composed
+    with the fixed input filter of each channel it sees."""
     kernel = np.asarray(params["encoder"]["Conv_0"]["kernel"], np.float32)  # [kh, kw, in, out]
-    sobel_x = preprocess.SOBEL_X
+    fixed = input_filters(input_filter)
     filters = []
     for f in range(min(kernel.shape[-1], max_filters)):
-        if sobel:
-            filters.append(
-                compose(kernel[:, :, 0, f], sobel_x) + compose(kernel[:, :, 1, f], sobel_x.T)
-            )
-        else:
-            filters.append(kernel[:, :, :, f].mean(-1))
+        channels = range(kernel.shape[2])
+        filters.append(sum(compose(kernel[:, :, c, f], fixed[c % len(fixed)]) for c in channels))
     cols = 8
     rows = -(-len(filters) // cols)
     fig = Figure(figsize=(cols, rows), layout="constrained")
@@ -86,6 +100,20 @@ def first_layer_filters(workdir: str, params: dict, sobel: bool, max_filters: in
     for ax in fig.axes:
         ax.axis("off")
     return _save(fig, workdir, "filters.png")
+
+
+def feature_map(workdir: str, feats: np.ndarray, labels: np.ndarray, seed: int = 0) -> str:
+    """A 2-D t-SNE embedding (scikit-learn) of `feats` `[n, D]`, one colour per label."""
+    perplexity = min(30.0, (len(feats) - 1) / 3)  # scikit-learn needs perplexity < n.
+    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
+    xy = tsne.fit_transform(feats)
+    fig = Figure(figsize=(6, 5), layout="constrained")
+    ax = fig.subplots()
+    points = ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap="tab10", s=3)
+    fig.colorbar(points, ax=ax, label="label")
+    ax.set_title(f"t-SNE of {len(feats)} test features")
+    ax.axis("off")
+    return _save(fig, workdir, "tsne.png")
 
 
 def draw_all(workdir: str, config, model, variables: dict, dataset, crop_size: int) -> dict:
@@ -97,7 +125,13 @@ def draw_all(workdir: str, config, model, variables: dict, dataset, crop_size: i
         "neighbours": nearest_neighbours(
             workdir, encode_fn, variables, bank, queries, config.eval.batch_size
         ),
-        "filters": first_layer_filters(workdir, variables["params"], config.input.sobel),
+        "filters": first_layer_filters(workdir, variables["params"], config.input.filter),
+        "tsne": feature_map(
+            workdir,
+            features.extract(encode_fn, variables, dataset.test.images[:MAP_POINTS], 1024),
+            dataset.test.labels[:MAP_POINTS],
+            config.seed,
+        ),
     }
     if curves := training_curves(workdir):
         paths["curves"] = curves

@@ -6,6 +6,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from natjax import distributed
+from natjax.cli import parse_flags
 from natjax.errors import UserError
 from natjax.train import train_and_evaluate
 
@@ -21,22 +22,6 @@ _COORDINATOR = flags.DEFINE_string(
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (hosts).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index.")
 flags.mark_flags_as_required(["config"])
-
-
-def parse_flags(argv: list[str]) -> list[str]:
-    """absl's parsing, with an unknown `--config.KEY` told in one sentence instead of a trace."""
-    try:
-        return flags.FLAGS(argv)
-    except (AttributeError, KeyError) as e:
-        key = str(e).strip("\"'")
-        bad = [a for a in argv if a.startswith("--config.") and key in a.split("=")[0]]
-        where = f" in {bad[0]}" if bad else ""
-        print(
-            f"natjax: error: the config has no key {key!r}{where}; the keys are those of "
-            "the config file (e.g. configs/nat.py).",
-            file=sys.stderr,
-        )
-        sys.exit(2)
 
 
 def main(argv: list[str]) -> None:

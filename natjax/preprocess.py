@@ -1,4 +1,5 @@
-"""Image preprocessing: the frozen Sobel input of the paper and random crops and flips on device."""
+"""Image preprocessing: the fixed input filters of the paper (Sobel, high-pass, none) and random
+crops and flips on device."""
 
 import jax
 import jax.numpy as jnp
@@ -7,6 +8,8 @@ import numpy as np
 # numpy, not jnp: importing natjax must not start a backend (jax.distributed comes first).
 SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], np.float32)
 _GRAY = np.array([0.299, 0.587, 0.114], np.float32)
+BLUR = np.outer(*2 * [np.array([1.0, 4.0, 6.0, 4.0, 1.0], np.float32) / 16.0])  # 5x5 binomial.
+FILTERS = ("sobel", "highpass", "raw")  # The paper's input ablation: gradients, high-pass, clean.
 
 
 def to_float(images: jax.Array) -> jax.Array:
@@ -25,6 +28,33 @@ def sobel(x: jax.Array) -> jax.Array:
     return jax.lax.conv_general_dilated(
         gray[..., None], kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
     )
+
+
+def highpass(x: jax.Array) -> jax.Array:
+    """Each channel minus its 5x5 binomial blur (a fixed high-pass filter): `[b, H, W, C]`, scaled
+    by 4 so that edges span about [-1, 1]."""
+    c = x.shape[-1]
+    kernel = np.broadcast_to(BLUR[:, :, None, None], (5, 5, 1, c))
+    blurred = jax.lax.conv_general_dilated(
+        x,
+        kernel,
+        (1, 1),
+        "SAME",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        feature_group_count=c,
+    )
+    return 4.0 * (x - blurred)
+
+
+def apply_filter(x: jax.Array, name: str) -> jax.Array:
+    """The encoder's input from float images in [0, 1]: `name` is one of FILTERS."""
+    if name == "sobel":
+        return sobel(x)
+    if name == "highpass":
+        return highpass(x)
+    if name == "raw":
+        return 2.0 * x - 1.0
+    raise ValueError(f"Unknown input filter {name!r}; use one of {', '.join(FILTERS)}.")
 
 
 def random_crop_flip(

@@ -45,6 +45,7 @@ class StepConfig:
     crop_padding: int
     flip: bool
     scope: str = "global"  # Re-assignment over the global batch, or each device's "local" one.
+    targets: str = "continuous"  # natjax.targets.KINDS
 
 
 SCOPES = ("global", "local")
@@ -87,6 +88,14 @@ def reassign_on_mesh(z, c, solver: str, mesh: Mesh | None, scope: str) -> jax.Ar
     )(z, c)
 
 
+def _augment(state: TrainState, batch: Batch, cfg: StepConfig) -> jax.Array:
+    """The batch's random crops and flips, drawn from `(state.rng, state.step)`."""
+    rng = jax.random.fold_in(state.rng, state.step)
+    return preprocess.random_crop_flip(
+        rng, batch["images"], cfg.crop_size, cfg.crop_padding, cfg.flip
+    )
+
+
 def train_step(
     state: TrainState,
     batch: Batch,
@@ -98,8 +107,7 @@ def train_step(
 ) -> tuple[TrainState, Metrics]:
     """One NAT step (Algorithm 1 of the paper) on a batch of images and their ids; `mesh` is
     the one the batch is split over (None: one device)."""
-    rng = jax.random.fold_in(state.rng, state.step)
-    x = preprocess.random_crop_flip(rng, batch["images"], cfg.crop_size, cfg.crop_padding, cfg.flip)
+    x = _augment(state, batch, cfg)
 
     def forward(params):
         variables = {"params": params, "batch_stats": state.batch_stats}
@@ -108,7 +116,7 @@ def train_step(
 
     z, pullback, batch_stats = jax.vjp(forward, state.params, has_aux=True)  # z: [b, d]
     owned = state.perm[batch["ids"]]  # [b] target ids held by the batch
-    c = targets(cfg.target_seed, owned, cfg.target_dim)  # [b, d]
+    c = targets(cfg.target_seed, owned, cfg.target_dim, cfg.targets)  # [b, d]
     b = z.shape[0]
     keep = jnp.arange(b, dtype=jnp.int32)
     do_reassign = is_reassign_step(state.step, cfg)
@@ -127,3 +135,35 @@ def train_step(
         "reassigned": do_reassign,
     }
     return new_state, metrics
+
+
+def supervised_step(
+    state: TrainState,
+    batch: Batch,
+    *,
+    model: NATModel,
+    tx: optax.GradientTransformation,
+    cfg: StepConfig,
+    mesh: Mesh | None = None,
+) -> tuple[TrainState, Metrics]:
+    """The labelled reference in the same harness: the same views, encoder and optimizer, with
+    cross-entropy on the head (sized to the classes) against `batch["labels"]`."""
+    del mesh  # Nothing per-device: GSPMD splits it all.
+    x = _augment(state, batch, cfg)
+
+    def loss_fn(params):
+        variables = {"params": params, "batch_stats": state.batch_stats}
+        (_, logits), updates = model.apply(variables, x, train=True, mutable=["batch_stats"])
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"]).mean()
+        return loss, updates["batch_stats"]
+
+    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    metrics = {
+        "loss": loss,
+        "changed_fraction": jnp.zeros((), jnp.float32),
+        "reassigned": jnp.zeros((), bool),
+    }
+    return state.apply_gradients(grads, tx, batch_stats=batch_stats), metrics
+
+
+STEPS = {"nat": train_step, "supervised": supervised_step}  # By `config.objective`.

@@ -30,7 +30,7 @@ from natjax.errors import UserError
 from natjax.models import NATModel, create_model
 from natjax.optim import create_optimizer
 from natjax.state import TrainState, create_train_state
-from natjax.step import StepConfig, train_step
+from natjax.step import STEPS, StepConfig
 
 
 @dataclasses.dataclass
@@ -52,6 +52,7 @@ def setup(config: ConfigDict, workdir: str) -> Run:
     check_config(config)
     distributed.check_same_config(config)
     dataset = data.load(config.data)
+    config = _as_run(config, dataset.num_classes)
     check_batch_fits(config.batch_size, len(dataset.train))
     mesh = sharding.make_mesh()
     sharding.check_batch_size(config.batch_size, mesh)
@@ -67,15 +68,29 @@ def setup(config: ConfigDict, workdir: str) -> Run:
         crop_padding=config.input.crop_padding,
         flip=config.input.flip,
         scope=config.nat.scope,
+        targets=config.nat.targets,
     )
     tx = create_optimizer(config.optim, total_steps)
     model = create_model(config)
     return Run(config, workdir, dataset, mesh, model, tx, step_cfg, total_steps)
 
 
+def _as_run(config: ConfigDict, num_classes: int) -> ConfigDict:
+    """The config as run: a supervised run's head has one output per class, so `config.json`
+    (which export and evaluation rebuild the model from) says so."""
+    if config.objective != "supervised" or config.model.target_dim == num_classes:
+        return config
+    logging.info("objective=supervised: the head has %d outputs (one per class).", num_classes)
+    config = config.copy_and_resolve_references()
+    config.model.target_dim = num_classes
+    return config
+
+
 def compile_step(run: Run):
-    """The jitted step: state donated and replicated, batch split over the mesh."""
-    fn = functools.partial(train_step, model=run.model, tx=run.tx, cfg=run.step_cfg, mesh=run.mesh)
+    """The jitted step (`config.objective`'s): state donated and replicated, batch split over
+    the mesh."""
+    step = STEPS[run.config.objective]
+    fn = functools.partial(step, model=run.model, tx=run.tx, cfg=run.step_cfg, mesh=run.mesh)
     replicated = sharding.state_sharding(run.mesh)
     return jax.jit(fn, donate_argnums=0, out_shardings=(replicated, replicated))
 
@@ -107,7 +122,10 @@ def batches(run: Run, start_step: int):
         if ids is None or offset == 0:
             ids = data.epoch_ids(n, run.config.batch_size, run.config.seed, epoch)
         mine = ids[offset][rows]
-        yield {"images": run.dataset.train.images[mine], "ids": mine}
+        batch = {"images": run.dataset.train.images[mine], "ids": mine}
+        if run.config.objective == "supervised":
+            batch["labels"] = run.dataset.train.labels[mine]
+        yield batch
 
 
 def _knn_monitor(run: Run) -> monitor.KnnMonitor | None:
@@ -197,6 +215,7 @@ def assignment_sha256(perm: jax.Array) -> str:
 def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     """Trains NAT into `workdir`, evaluates the frozen encoder, writes `summary.json`."""
     run = setup(config, workdir)
+    config = run.config
     _check_resumable(workdir, config)
     _prepare_workdir(workdir, config, run.dataset)
     manager = checkpointing.create_manager(workdir, max_to_keep=config.checkpoint.keep)

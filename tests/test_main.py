@@ -38,6 +38,7 @@ def test_smoke_preset_trains_and_reports(tmp_path):
         ("--config.model.foo=1", "the config has no key 'foo'"),
         ("--config.nat.solver=magic", "nat.solver='magic' is invalid"),
         ("--config.num_epochs=0", "num_epochs=0 is invalid"),
+        ("--config.input.filter=blur", "input.filter='blur' is invalid: it must be sobel, "),
         ("--config.data.source=idx:/nonexistent", "apt-get install dataset-fashion-mnist"),
         ("--config.data.source=folder:/nonexistent", "does not exist"),
     ],

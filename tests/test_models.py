@@ -1,5 +1,8 @@
+import functools
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from configs.nat import get_config
@@ -22,7 +25,7 @@ def conv_bn(k, cin, cout):  # A bias-free conv followed by batch norm's scale an
 def test_resnet18_matches_torchvisions_parameter_count():
     config = get_config("cifar10")
     config.model.cifar_stem = False
-    config.input.sobel = False  # RGB input, as torchvision's resnet18.
+    config.input.filter = "raw"  # RGB input, as torchvision's resnet18.
     count, (h, _) = encoder_params(config, (224, 224, 3))
     # torchvision resnet18: 11,689,512 parameters, less its 512 x 1000 + 1000 classifier.
     assert count == 11_689_512 - 513_000
@@ -61,3 +64,23 @@ def test_unknown_encoder_is_named():
     config.model.encoder = "vgg"
     with pytest.raises(ValueError, match="vgg"):
         models.create_model(config)
+
+
+def test_bfloat16_computes_in_bfloat16_and_keeps_float32_parameters_and_outputs():
+    config = get_config("default")
+    images = np.random.default_rng(0).integers(0, 255, (4, 28, 28, 1)).astype(np.uint8)
+    outputs = {}
+    for dtype in ("float32", "bfloat16"):
+        config.model.dtype = dtype
+        model = models.create_model(config)
+        variables = model.init(jax.random.key(0), images, train=False)
+        assert {x.dtype for x in jax.tree.leaves(variables)} == {jnp.dtype("float32")}
+        apply = functools.partial(model.apply, train=False)
+        jaxpr = str(jax.make_jaxpr(apply)(variables, images))
+        assert ("bf16[" in jaxpr) == (dtype == "bfloat16")
+        outputs[dtype] = model.apply(variables, images, train=False)
+    for full, half in zip(outputs["float32"], outputs["bfloat16"], strict=True):
+        assert half.dtype == jnp.float32
+        scale = float(jnp.abs(full).max())
+        np.testing.assert_allclose(half, full, atol=0.05 * scale)  # bf16 keeps ~3 digits.
+        assert not np.array_equal(half, full)

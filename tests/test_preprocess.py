@@ -1,6 +1,8 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
+from scipy.signal import correlate2d
 
 from natjax import preprocess
 
@@ -42,3 +44,27 @@ def test_padded_crops_are_shifted_windows():
 def test_center_crop():
     images = jnp.arange(16).reshape(1, 4, 4, 1)
     np.testing.assert_array_equal(preprocess.center_crop(images, 2)[0, :, :, 0], [[5, 6], [9, 10]])
+
+
+def test_highpass_is_the_image_minus_its_binomial_blur():
+    x = np.random.default_rng(0).uniform(size=(2, 10, 10, 3)).astype(np.float32)
+    out = np.asarray(preprocess.highpass(jnp.asarray(x)))
+    assert out.shape == x.shape
+    for c in range(3):  # Each channel alike, checked away from the zero-padded border.
+        blurred = correlate2d(x[0, :, :, c], preprocess.BLUR, "valid")
+        np.testing.assert_allclose(
+            out[0, 2:-2, 2:-2, c], 4 * (x[0, 2:-2, 2:-2, c] - blurred), atol=1e-5
+        )
+    flat = np.asarray(preprocess.highpass(jnp.full((1, 9, 9, 1), 0.7)))
+    np.testing.assert_allclose(flat[0, 2:-2, 2:-2], 0.0, atol=1e-6)  # No constant passes.
+
+
+@pytest.mark.parametrize(("name", "channels"), [("sobel", 2), ("highpass", 3), ("raw", 3)])
+def test_each_input_filter_keeps_the_size(name, channels):
+    x = jnp.zeros((2, 6, 6, 3))
+    assert preprocess.apply_filter(x, name).shape == (2, 6, 6, channels)
+
+
+def test_unknown_input_filter_names_the_choices():
+    with pytest.raises(ValueError, match="use one of sobel, highpass, raw"):
+        preprocess.apply_filter(jnp.zeros((1, 4, 4, 1)), "blur")

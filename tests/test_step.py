@@ -10,29 +10,30 @@ from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 from natjax.data import epoch_ids
+from natjax.loss import l2_normalize, square_loss
 from natjax.models import NATModel, SmallConvNet
 from natjax.state import create_train_state
-from natjax.step import StepConfig, is_reassign_step, reassign, train_step
+from natjax.step import StepConfig, is_reassign_step, reassign, supervised_step, train_step
 from natjax.targets import targets
 
 IMAGE_SHAPE = (8, 8, 1)
 
 
-def make(n, b, reassign_every, solver="auction"):
-    model = NATModel(SmallConvNet((4,)), target_dim=4)
+def make(n, b, reassign_every, solver="auction", step_fn=train_step, dim=4, **settings):
+    model = NATModel(SmallConvNet((4,)), target_dim=dim)
     tx = optax.sgd(0.1, momentum=0.9)
+    settings = {"crop_padding": 1, "flip": True, **settings}
     cfg = StepConfig(
         steps_per_epoch=n // b,
         reassign_every=reassign_every,
         solver=solver,
         target_seed=0,
-        target_dim=4,
+        target_dim=dim,
         crop_size=8,
-        crop_padding=1,
-        flip=True,
+        **settings,
     )
     state = create_train_state(model, tx, 0, n, IMAGE_SHAPE)
-    step = jax.jit(functools.partial(train_step, model=model, tx=tx, cfg=cfg), donate_argnums=0)
+    step = jax.jit(functools.partial(step_fn, model=model, tx=tx, cfg=cfg), donate_argnums=0)
     images = np.random.default_rng(0).integers(0, 255, (n, *IMAGE_SHAPE)).astype(np.uint8)
     return state, step, images
 
@@ -128,3 +129,30 @@ def test_step_runs_with_each_in_graph_solver(solver):
     for batch in batches(n, b, 1, images):
         state, metrics = step(state, batch)
     assert is_permutation(state.perm, n) and float(metrics["changed_fraction"]) > 0
+
+
+def test_discrete_targets_are_the_one_hot_vectors_of_the_owned_ids():
+    n = b = 8
+    state, step, images = make(n, b, 0, targets="discrete", crop_padding=0, flip=False)
+    ids = np.arange(b)
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    model = NATModel(SmallConvNet((4,)), target_dim=4)
+    (_, proj), _ = model.apply(variables, images, train=True, mutable=["batch_stats"])
+    owned = np.asarray(state.perm)[ids]
+    expected = square_loss(l2_normalize(proj), jax.nn.one_hot(owned % 4, 4))
+    _, metrics = step(state, {"images": images[ids], "ids": ids})
+    np.testing.assert_allclose(float(metrics["loss"]), float(expected), rtol=1e-5)
+
+
+def test_supervised_step_learns_the_labels_of_a_batch():
+    n = b = 16
+    state, step, images = make(n, b, 0, step_fn=supervised_step, dim=4, crop_padding=0, flip=False)
+    labels = np.arange(b) % 4
+    batch = {"images": images, "ids": np.arange(b), "labels": labels}
+    losses = []
+    for _ in range(60):
+        state, metrics = step(state, batch)
+        losses.append(float(metrics["loss"]))
+        assert not bool(metrics["reassigned"])
+    assert losses[0] > 1.0 and losses[-1] < 0.5 * losses[0], losses
+    assert is_permutation(state.perm, n) and step._cache_size() == 1

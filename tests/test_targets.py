@@ -1,5 +1,6 @@
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from natjax.targets import targets
 
@@ -20,3 +21,11 @@ def test_targets_spread_uniformly_over_the_sphere():
     c = np.asarray(targets(0, jnp.arange(4000), 8))
     np.testing.assert_allclose(c.mean(0), 0.0, atol=0.05)  # Mean of a uniform law: 0.
     np.testing.assert_allclose(c.T @ c / len(c), np.eye(8) / 8, atol=0.02)  # Covariance I/d.
+
+
+def test_discrete_targets_are_replicated_one_hot_vectors():
+    ids = jnp.arange(12)
+    c = np.asarray(targets(0, ids, 4, kind="discrete"))
+    np.testing.assert_array_equal(c, np.eye(4)[np.arange(12) % 4])
+    with pytest.raises(ValueError, match="use one of continuous, discrete"):
+        targets(0, ids, 4, kind="binary")

@@ -55,7 +55,12 @@ def test_the_run_records_curves_and_draws_its_pictures(trained):
     assert series["knn_top1"][0].tolist() == [6, 12, 18]  # The kNN monitor, every epoch.
     assert all(0 <= v <= 1 for v in series["knn_top1"][1])
     assert series["loss"][0].tolist() == [4, 6, 8, 12, 16, 18]  # Log and save steps.
-    sizes = {"curves": (960, 240), "neighbours": (480, 640), "filters": (640, 80)}
+    sizes = {
+        "curves": (960, 240),
+        "neighbours": (480, 640),
+        "filters": (640, 80),
+        "tsne": (480, 400),
+    }
     assert summary["figures"].keys() == sizes.keys()
     for name, size in sizes.items():
         with Image.open(os.path.join(workdir, summary["figures"][name])) as image:

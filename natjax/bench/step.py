@@ -22,17 +22,18 @@ from natjax import preprocess
 from natjax.bench.timing import load_config, median_seconds
 from natjax.loss import l2_normalize
 from natjax.models import create_model
-from natjax.state import TrainState, create_train_state
-from natjax.step import StepConfig, reassign, train_step
+from natjax.state import create_train_state
+from natjax.step import StepConfig, reassign, supervised_step, train_step
 from natjax.targets import targets
 
 # (encoder, image size, channels, batch)
 CPU_CASES = (("small_convnet", 28, 1, 256), ("resnet18", 32, 3, 256))
 
 
-def _config(encoder: str) -> ml_collections.ConfigDict:
+def _config(encoder: str, dtype: str = "float32") -> ml_collections.ConfigDict:
     config = load_config("cifar10" if encoder == "resnet18" else "default")
     config.model.encoder = encoder
+    config.model.dtype = dtype
     return config
 
 
@@ -49,21 +50,6 @@ def step_config(config, size: int, every: int, scope: str = "global") -> StepCon
         flip=True,
         scope=scope,
     )
-
-
-def supervised_step(state: TrainState, batch, *, model, tx):
-    """Cross-entropy on the projection (sized to the classes): the supervised reference."""
-
-    def loss_fn(params):
-        variables = {"params": params, "batch_stats": state.batch_stats}
-        (_, logits), updates = model.apply(
-            variables, batch["images"], train=True, mutable=["batch_stats"]
-        )
-        loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"]).mean()
-        return loss, updates["batch_stats"]
-
-    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    return state.apply_gradients(grads, tx, batch_stats=stats), {"loss": loss}
 
 
 def _time_reassign_alone(state, batch, model, cfg: StepConfig, repeats: int) -> float:
@@ -91,8 +77,10 @@ def _runner(step_fn, state, batch):
     return run
 
 
-def bench_case(encoder: str, size: int, channels: int, b: int, repeats: int) -> dict:
-    config = _config(encoder)
+def bench_case(
+    encoder: str, size: int, channels: int, b: int, repeats: int, dtype: str = "float32"
+) -> dict:
+    config = _config(encoder, dtype)
     tx = optax.sgd(0.01, momentum=0.9)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (b, size, size, channels), dtype=np.uint8)
@@ -112,7 +100,9 @@ def bench_case(encoder: str, size: int, channels: int, b: int, repeats: int) -> 
             reassigning = (model, cfg, fns[name].holder)
     config.model.target_dim = 10
     model = create_model(config)
-    step = jax.jit(functools.partial(supervised_step, model=model, tx=tx), donate_argnums=0)
+    cfg = step_config(config, size, 0)  # The same random crops and flips as NAT's steps.
+    step = functools.partial(supervised_step, model=model, tx=tx, cfg=cfg)
+    step = jax.jit(step, donate_argnums=0)
     fns["supervised"] = _runner(step, create_train_state(model, tx, 0, b, images.shape[1:]), batch)
     seconds = median_seconds(fns, repeats)
     model, cfg, holder = reassigning
@@ -120,6 +110,7 @@ def bench_case(encoder: str, size: int, channels: int, b: int, repeats: int) -> 
     ips = {name: b / s for name, s in seconds.items()}
     return {
         "encoder": encoder,
+        "dtype": dtype,
         "image_size": size,
         "batch": b,
         "images_per_second": ips,
@@ -130,19 +121,21 @@ def bench_case(encoder: str, size: int, channels: int, b: int, repeats: int) -> 
     }
 
 
-def run(encoders=None, repeats: int = 20) -> list[dict]:
+def run(encoders=None, repeats: int = 20, dtype: str = "float32") -> list[dict]:
     cases = [c for c in CPU_CASES if encoders is None or c[0] in encoders]
-    return [bench_case(*case, repeats=repeats) for case in cases]
+    return [bench_case(*case, repeats=repeats, dtype=dtype) for case in cases]
 
 
 def format_table(rows: list[dict]) -> str:
-    head = "encoder | px | batch | supervised img/s | NAT no re-assign img/s | NAT re-assign img/s"
-    head += " | re-assign overhead | re-assign alone | its share | NAT / supervised"
-    lines = [head, "---|" * 9 + "---"]
+    head = "encoder | dtype | px | batch | supervised img/s | NAT no re-assign img/s"
+    head += " | NAT re-assign img/s | re-assign overhead | re-assign alone | its share"
+    head += " | NAT / supervised"
+    lines = [head, "---|" * 10 + "---"]
     for r in rows:
         ips = r["images_per_second"]
         lines.append(
-            f"{r['encoder']} | {r['image_size']} | {r['batch']} | {ips['supervised']:.0f} | "
+            f"{r['encoder']} | {r['dtype']} | {r['image_size']} | {r['batch']} | "
+            f"{ips['supervised']:.0f} | "
             f"{ips['nat_no_reassign']:.0f} | {ips['nat_reassign']:.0f} | "
             f"{r['reassign_overhead'] * 100:+.1f}% | {r['reassign_alone_ms']:.1f} ms | "
             f"{r['reassign_share'] * 100:.1f}% | {r['nat_vs_supervised']:.3f}"

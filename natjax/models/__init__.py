@@ -1,5 +1,6 @@
 """Encoders by name, and the NAT model built from a config."""
 
+import jax.numpy as jnp
 from ml_collections import ConfigDict
 
 from natjax.models.alexnet import AlexNetBN
@@ -10,22 +11,27 @@ from natjax.models.small_convnet import SmallConvNet
 ENCODERS = ("small_convnet", "resnet18", "alexnet_bn")
 
 
+DTYPES = ("float32", "bfloat16")  # `model.dtype`: the compute dtype.
+
+
 def create_encoder(config: ConfigDict):
-    """The encoder named by `config.encoder` (one of ENCODERS)."""
+    """The encoder named by `config.encoder` (one of ENCODERS), computing in `config.dtype`."""
+    dtype = jnp.dtype(config.dtype)
     if config.encoder == "small_convnet":
-        return SmallConvNet(tuple(config.widths))
+        return SmallConvNet(tuple(config.widths), dtype=dtype)
     if config.encoder == "resnet18":
-        return ResNet18(cifar_stem=config.cifar_stem)
+        return ResNet18(cifar_stem=config.cifar_stem, dtype=dtype)
     if config.encoder == "alexnet_bn":
-        return AlexNetBN()
+        return AlexNetBN(dtype=dtype)
     raise ValueError(f"Unknown encoder {config.encoder!r}; use one of {ENCODERS}.")
 
 
 def create_model(config: ConfigDict) -> NATModel:
-    """The NAT model of a full run config (reads `config.model` and `config.input.sobel`)."""
+    """The NAT model of a full run config (reads `config.model` and `config.input.filter`)."""
     return NATModel(
         encoder=create_encoder(config.model),
         target_dim=config.model.target_dim,
         head_widths=tuple(config.model.head_widths),
-        sobel=config.input.sobel,
+        input_filter=config.input.filter,
+        dtype=jnp.dtype(config.model.dtype),
     )

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from natjax import preprocess
 
@@ -18,14 +19,18 @@ class NATModel(nn.Module):
     encoder: nn.Module
     target_dim: int
     head_widths: Sequence[int] = ()
-    sobel: bool = True
+    input_filter: str = "sobel"  # One of preprocess.FILTERS.
+    dtype: jnp.dtype = jnp.float32  # The encoder's and head's compute dtype (as the encoder's).
 
     @nn.compact
     def __call__(self, images: jax.Array, train: bool) -> tuple[jax.Array, jax.Array]:
         x = preprocess.to_float(images)
-        x = preprocess.sobel(x) if self.sobel else 2.0 * x - 1.0
+        x = preprocess.apply_filter(x, self.input_filter).astype(self.dtype)
         h = self.encoder(x, train)
         z = h
         for width in self.head_widths:
-            z = nn.relu(nn.BatchNorm(use_running_average=not train)(nn.Dense(width)(z)))
-        return h, nn.Dense(self.target_dim)(z)
+            z = nn.Dense(width, dtype=self.dtype)(z)
+            z = nn.relu(nn.BatchNorm(use_running_average=not train, dtype=self.dtype)(z))
+        # Outputs in float32: the probes, the loss and the assignment's scores stay float32.
+        proj = nn.Dense(self.target_dim, dtype=self.dtype)(z)
+        return h.astype(jnp.float32), proj.astype(jnp.float32)

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 
 class SmallConvNet(nn.Module):
@@ -15,13 +16,14 @@ class SmallConvNet(nn.Module):
     """
 
     widths: Sequence[int] = (32, 64, 128)
+    dtype: jnp.dtype = jnp.float32  # Compute dtype; parameters stay float32.
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
         for i, width in enumerate(self.widths):
             if i:
                 x = nn.max_pool(x, (2, 2), (2, 2))
-            x = nn.Conv(width, (3, 3), use_bias=False)(x)
-            x = nn.relu(nn.BatchNorm(use_running_average=not train)(x))
+            x = nn.Conv(width, (3, 3), use_bias=False, dtype=self.dtype)(x)
+            x = nn.relu(nn.BatchNorm(use_running_average=not train, dtype=self.dtype)(x))
             self.sow("intermediates", f"conv{i + 1}", x)  # For the layer-wise probes.
         return x.reshape(x.shape[0], -1)
