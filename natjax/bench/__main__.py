@@ -4,10 +4,10 @@ import argparse
 import json
 import os
 
-from natjax.bench import assignment, scaling, step
+from natjax.bench import assignment, input_pipeline, scaling, step
 from natjax.bench.timing import machine
 
-BENCHMARKS = {"assignment": assignment, "scaling": scaling, "step": step}
+BENCHMARKS = {"assignment": assignment, "input": input_pipeline, "scaling": scaling, "step": step}
 
 
 def _simulate_cpu_devices(n: int) -> None:
@@ -18,9 +18,12 @@ def _simulate_cpu_devices(n: int) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
+_ARGUMENT = {"assignment": "sizes", "input": "presets", "scaling": "batches", "step": "encoders"}
+
+
 def _subset(only: str, name: str) -> tuple:
     items = only.split(",")
-    return tuple(items) if name == "step" else tuple(int(i) for i in items)
+    return tuple(items) if name in ("step", "input") else tuple(int(i) for i in items)
 
 
 def main() -> None:
@@ -29,14 +32,23 @@ def main() -> None:
     parser.add_argument("--json", help="Also write the results to this JSON file.")
     parser.add_argument(
         "--only",
-        help="Comma-separated subset: sizes (assignment), encoders (step) or global batches "
-        "(scaling); default: all of the benchmark's own.",
+        help="Comma-separated subset: sizes (assignment), encoders (step), presets (input) or "
+        "global batches (scaling); default: all of the benchmark's own.",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="step only: the encoder's compute dtype (model.dtype).",
     )
     args = parser.parse_args()
     if args.name == "scaling":
         _simulate_cpu_devices(scaling.SIMULATED_DEVICES)
     bench = BENCHMARKS[args.name]
-    rows = bench.run(_subset(args.only, args.name)) if args.only else bench.run()
+    kwargs = {"dtype": args.dtype} if args.name == "step" else {}
+    if args.only:
+        kwargs[_ARGUMENT[args.name]] = _subset(args.only, args.name)
+    rows = bench.run(**kwargs)
     print(f"# natjax.bench {args.name} on {machine()}")
     print(bench.format_table(rows))
     if args.json:

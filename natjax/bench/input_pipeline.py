@@ -1,0 +1,92 @@
+"""`python -m natjax.bench input`: can the input pipeline keep up with the step?
+
+Times, side by side on the same run (a preset of `configs/nat.py` on its real data):
+- the pipeline alone: the next global batch's rows gathered (decoded, for lazy sources) on the
+  host and placed on the devices (`train.batches` + `sharding.put_batch`); the random crops,
+  flips and the Sobel filter run on the device, inside the step;
+- the step alone (NAT with re-assignment) on one batch already on the devices;
+- the loop as training runs it: pipeline then step, the step dispatched asynchronously so the
+  next batch is prepared while it runs.
+Each figure is the median of alternating rounds of 10 batches, after compilation.
+"""
+
+import statistics
+import tempfile
+import time
+
+import jax
+
+from natjax import sharding, train
+from natjax.bench.timing import load_config
+from natjax.state import create_train_state
+
+PRESETS = ("default",)
+
+
+def _rounds(fns: dict, steps: int, rounds: int) -> dict[str, float]:
+    """Median seconds per call of each `fn` over `rounds` alternating rounds of `steps` calls,
+    blocking only on each round's last output (as the training loop, which dispatches ahead)."""
+    for fn in fns.values():
+        jax.block_until_ready(fn())  # Compile and warm up.
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(steps - 1):
+                fn()
+            jax.block_until_ready(fn())
+            times[name].append((time.perf_counter() - start) / steps)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def bench_config(config, steps: int = 10, rounds: int = 5) -> dict:
+    """Images/s of the pipeline, the step and both together for the run `config` describes."""
+    with tempfile.TemporaryDirectory() as workdir:
+        run = train.setup(config, workdir)
+    b = config.batch_size
+    rows = {"it": train.batches(run, 0)}
+
+    def pipeline():
+        """The next global batch on the devices (from the start again after the last)."""
+        batch = next(rows["it"], None)
+        if batch is None:
+            rows["it"] = train.batches(run, 0)
+            batch = next(rows["it"])
+        return sharding.put_batch(batch, run.mesh, b)
+
+    state = create_train_state(run.model, run.tx, 0, len(run.dataset.train), train.input_shape(run))
+    holder = {"state": jax.device_put(state, sharding.state_sharding(run.mesh))}
+    step_fn, fixed = train.compile_step(run), pipeline()
+
+    def step(batch=None):
+        holder["state"], metrics = step_fn(holder["state"], fixed if batch is None else batch)
+        return metrics
+
+    fns = {"pipeline": pipeline, "step": step, "loop": lambda: step(pipeline())}
+    ips = {name: b / s for name, s in _rounds(fns, steps, rounds).items()}
+    return {
+        "dataset": config.data.name,
+        "encoder": config.model.encoder,
+        "batch": b,
+        "images_per_second": ips,
+        "pipeline_vs_step": ips["pipeline"] / ips["step"],
+        "loop_vs_step": ips["loop"] / ips["step"],
+    }
+
+
+def run(presets=PRESETS) -> list[dict]:
+    return [bench_config(load_config(p)) for p in presets]
+
+
+def format_table(rows: list[dict]) -> str:
+    head = "dataset | encoder | batch | pipeline img/s | step img/s | loop img/s"
+    head += " | pipeline / step | loop / step"
+    lines = [head, " | ".join(["---"] * 8)]
+    for r in rows:
+        ips = r["images_per_second"]
+        lines.append(
+            f"{r['dataset']} | {r['encoder']} | {r['batch']} | {ips['pipeline']:.0f} | "
+            f"{ips['step']:.0f} | {ips['loop']:.0f} | {r['pipeline_vs_step']:.1f}x | "
+            f"{r['loop_vs_step']:.3f}"
+        )
+    return "\n".join(lines)
