@@ -119,17 +119,19 @@ def feature_map(workdir: str, feats: np.ndarray, labels: np.ndarray, seed: int =
 def draw_all(workdir: str, config, model, variables: dict, dataset, crop_size: int) -> dict:
     """Every picture of the run; returns `{name: path relative to workdir}`."""
     encode_fn = features.make_encode_fn(model, crop_size)
-    bank = dataset.train.images[: config.eval.monitor_train_examples]
-    queries = np.asarray(dataset.test.images[:8])
+    bank, _ = monitor.monitor_subsets(config, dataset)  # Random: folders are class by class.
+    queries = dataset.test.sample(8, config.seed).images
+    shown = dataset.test.sample(MAP_POINTS, config.seed)
+    batch = config.eval.batch_size
     paths = {
         "neighbours": nearest_neighbours(
-            workdir, encode_fn, variables, bank, queries, config.eval.batch_size
+            workdir, encode_fn, variables, bank.images, queries, batch
         ),
         "filters": first_layer_filters(workdir, variables["params"], config.input.filter),
         "tsne": feature_map(
             workdir,
-            features.extract(encode_fn, variables, dataset.test.images[:MAP_POINTS], 1024),
-            dataset.test.labels[:MAP_POINTS],
+            features.extract(encode_fn, variables, shown.images, batch),
+            shown.labels,
             config.seed,
         ),
     }

@@ -9,7 +9,7 @@ import numpy as np
 from ml_collections import ConfigDict
 
 from natjax import features, probes
-from natjax.data import Dataset
+from natjax.data import Dataset, Split
 from natjax.models import NATModel
 
 METRICS_FILE = "metrics.jsonl"
@@ -59,15 +59,23 @@ def read_metrics(workdir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
 
 
+def monitor_subsets(config: ConfigDict, dataset: Dataset) -> tuple[Split, Split]:
+    """The monitor's bank and queries: random subsets, since some sources (image folders) are
+    stored class by class and their first images would all share a label."""
+    return (
+        dataset.train.sample(config.eval.monitor_train_examples, config.seed),
+        dataset.test.sample(config.eval.monitor_test_examples, config.seed),
+    )
+
+
 class KnnMonitor:
-    """Weighted kNN top-1 of the current encoder: the first `eval.monitor_train_examples`
-    training images as the labelled bank, the first `eval.monitor_test_examples` test images as
-    queries (the encoder compiles once)."""
+    """Weighted kNN top-1 of the current encoder: `eval.monitor_train_examples` training images
+    as the labelled bank and `eval.monitor_test_examples` test images as queries, both drawn
+    once by the run's seed (`monitor_subsets`); the encoder compiles once."""
 
     def __init__(self, config: ConfigDict, model: NATModel, dataset: Dataset, crop_size: int):
         self._config = config
-        self._bank = dataset.train.head(config.eval.monitor_train_examples)
-        self._queries = dataset.test.head(config.eval.monitor_test_examples)
+        self._bank, self._queries = monitor_subsets(config, dataset)
         self._classes = dataset.num_classes
         self._encode = features.make_encode_fn(model, crop_size)
 

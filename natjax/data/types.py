@@ -19,6 +19,15 @@ class Split:
         """The first `n` examples (all of them when `n` is 0)."""
         return self if n <= 0 else Split(self.images[:n], self.labels[:n])
 
+    def sample(self, n: int, seed: int) -> "Split":
+        """`n` examples drawn without replacement by `seed`, in id order (all when `n` is 0 or
+        at least the split's size). Unlike `head`, fair on sources stored class by class, such
+        as image folders."""
+        if n <= 0 or n >= len(self):
+            return self
+        rows = np.sort(np.random.default_rng(seed).permutation(len(self))[:n])
+        return Split(np.asarray(self.images[rows]), np.asarray(self.labels[rows]))
+
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
