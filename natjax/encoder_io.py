@@ -34,8 +34,41 @@ def _read_json(directory: str, name: str) -> dict:
         return json.load(f)
 
 
+# Keys added to the config after runs were saved without them: the value those runs used.
+_ADDED_KEYS = (
+    ("objective", "nat"),
+    ("model.dtype", "float32"),
+    ("nat.targets", "continuous"),
+    (
+        "eval.mlp",
+        {
+            "widths": [512],
+            "epochs": 10,
+            "batch_size": 256,
+            "learning_rate": 1e-3,
+            "weight_decay": 1e-4,
+        },
+    ),
+)
+
+
+def upgrade_config(saved: dict) -> dict:
+    """A saved run's config with the keys later versions read: `_ADDED_KEYS` at their old
+    values, and `input.sobel` (true/false) as `input.filter` (sobel/raw)."""
+    saved = json.loads(json.dumps(saved))  # A deep copy.
+    if "sobel" in saved.get("input", {}):
+        saved["input"]["filter"] = "sobel" if saved["input"].pop("sobel") else "raw"
+    for key, value in _ADDED_KEYS:
+        *path, last = key.split(".")
+        node = saved
+        for part in path:
+            node = node.setdefault(part, {})
+        node.setdefault(last, value)
+    return saved
+
+
 def read_run(directory: str) -> tuple[ml_collections.ConfigDict, tuple[int, ...]]:
-    config = ml_collections.ConfigDict(_read_json(directory, _CONFIG_FILE))
+    config = ml_collections.ConfigDict(upgrade_config(_read_json(directory, _CONFIG_FILE)))
     return config, tuple(_read_json(directory, _RUN_FILE)["image_shape"])
 
 

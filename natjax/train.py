@@ -19,6 +19,7 @@ from natjax import (
     checkpointing,
     data,
     distributed,
+    encoder_io,
     evaluation,
     figures,
     monitor,
@@ -252,7 +253,7 @@ def _check_resumable(workdir: str, config: ConfigDict) -> None:
     saved = os.path.join(workdir, "config.json")
     if os.path.isdir(os.path.join(workdir, "checkpoints")) and os.path.exists(saved):
         with open(saved) as f:
-            check_resume_config(json.load(f), config, workdir)
+            check_resume_config(encoder_io.upgrade_config(json.load(f)), config, workdir)
 
 
 def _prepare_workdir(workdir: str, config: ConfigDict, dataset: data.Dataset) -> None:

@@ -58,3 +58,25 @@ def test_layer_wise_probes_cover_every_stage_and_the_output(trained):
     names = {"layer_conv1_linear_top1", "layer_conv2_linear_top1", "layer_output_linear_top1"}
     assert results.keys() == {"feature_dim", *names}
     assert all(0.25 <= results[n] <= 1.0 for n in names)
+
+
+def test_a_run_saved_before_the_newer_config_keys_still_evaluates(trained, tmp_path):
+    """Runs (and exports) written by earlier versions lack keys added since: they read as the
+    values those versions used, and the old `input.sobel` reads as `input.filter`."""
+    import shutil
+
+    from natjax.encoder_io import upgrade_config
+
+    workdir, summary = trained
+    old = tmp_path / "old"
+    shutil.copytree(workdir, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["objective"], config["model"]["dtype"], config["nat"]["targets"]
+    del config["eval"]["mlp"], config["input"]["filter"]
+    config["input"]["sobel"] = True
+    (old / "config.json").write_text(json.dumps(config))
+    _, results = evaluate_checkpoint(str(old), protocols=("linear",))
+    assert results["linear_probe_top1"] == summary["linear_probe_top1"]
+    upgraded = upgrade_config({"input": {"sobel": False}, "model": {"dtype": "bfloat16"}})
+    assert upgraded["input"] == {"filter": "raw"} and upgraded["model"]["dtype"] == "bfloat16"
+    assert upgraded["objective"] == "nat" and upgraded["nat"]["targets"] == "continuous"
