@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import jax
+
 from conftest import ROOT
 from natjax.bench import assignment, scaling, step
 
@@ -47,3 +49,47 @@ def test_input_bench_times_pipeline_step_and_loop_on_one_run(tmp_path):
     assert row["images_per_second"].keys() == {"pipeline", "step", "loop"}
     assert all(v > 0 for v in row["images_per_second"].values())
     assert "fashion_mnist | small_convnet | 16 |" in input_pipeline.format_table([row])
+
+
+def test_step_bench_counts_resnet50s_published_flops():
+    import jax.numpy as jnp
+    import optax
+
+    from natjax.models import create_model
+    from natjax.state import create_train_state
+
+    config = step._config("resnet50")
+    config.input.filter = "raw"
+    model = create_model(config)
+    state = create_train_state(model, optax.sgd(0.1), 0, 2, (224, 224, 3))
+    flops = step.forward_flops(model, state, jnp.zeros((2, 224, 224, 3), jnp.uint8)) / 2
+    # ResNet-50 at 224 px: 4.09 G multiply-adds (torchvision's table), plus the NAT head's
+    # 0.04 G and the batch norms' few element-wise FLOPs.
+    assert 2 * 4.05e9 < flops < 2 * 4.2e9
+
+
+def test_step_bench_writes_a_profile_and_has_no_peak_on_cpu(tmp_path):
+    row = step.bench_case("small_convnet", 28, 1, 8, repeats=1, profile_dir=str(tmp_path))
+    assert list(tmp_path.glob("small_convnet_28px_b8_float32/plugins/profile/*/*.xplane.pb"))
+    assert row["forward_gflops_per_image"] > 0 and row["mfu"] is None
+
+
+def test_step_bench_runs_the_gpu_encoders_only_on_an_accelerator():
+    assert step.cases("cpu") == step.CPU_CASES
+    gpu = step.cases("gpu")
+    assert {("alexnet_bn", 224, 3, 1024), ("resnet50", 224, 3, 256)} <= set(gpu)
+    assert step.peak_flops("NVIDIA H100 80GB HBM3") == 989e12
+    assert step.peak_flops("NVIDIA H100 PCIe") == 756e12
+    assert step.peak_flops("cpu") is None
+
+
+def test_step_bench_reports_a_case_out_of_memory_and_goes_on(monkeypatch):
+    def bench_case(encoder, *args):
+        if encoder == "resnet18":
+            raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating")
+        return {"encoder": encoder}
+
+    monkeypatch.setattr(step, "bench_case", bench_case)
+    rows = step.run(repeats=1)
+    assert rows[0] == {"encoder": "small_convnet"} and rows[1]["error"] == "out of memory"
+    assert "resnet18 | float32 | 32 | 256 | out of memory" in step.format_table(rows[1:])

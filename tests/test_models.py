@@ -38,6 +38,17 @@ def test_resnet18_cifar_stem_keeps_32px_resolution_and_takes_sobel_input():
     assert h.shape == (1, 512) and z.shape == (1, 128)
 
 
+def test_resnet50_matches_torchvisions_parameter_count():
+    config = get_config("cifar10")
+    config.model.encoder = "resnet50"
+    config.model.cifar_stem = False
+    config.input.filter = "raw"
+    count, (h, _) = encoder_params(config, (224, 224, 3))
+    # torchvision resnet50: 25,557,032 parameters, less its 2048 x 1000 + 1000 classifier.
+    assert count == 25_557_032 - 2_049_000
+    assert h.shape == (1, 2048)
+
+
 def test_small_convnet_parameter_count():
     config = get_config()
     count, (h, z) = encoder_params(config, (28, 28, 1))

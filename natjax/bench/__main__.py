@@ -41,11 +41,24 @@ def main() -> None:
         default="float32",
         help="step only: the encoder's compute dtype (model.dtype).",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=20,
+        help="step only: timed steps of each variant (the median is reported).",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="step only: also write a jax.profiler trace of each case under DIR.",
+    )
     args = parser.parse_args()
     if args.name == "scaling":
         _simulate_cpu_devices(scaling.SIMULATED_DEVICES)
     bench = BENCHMARKS[args.name]
-    kwargs = {"dtype": args.dtype} if args.name == "step" else {}
+    kwargs = {}
+    if args.name == "step":
+        kwargs = {"dtype": args.dtype, "profile_dir": args.profile, "repeats": args.repeats}
     if args.only:
         kwargs[_ARGUMENT[args.name]] = _subset(args.only, args.name)
     rows = bench.run(**kwargs)

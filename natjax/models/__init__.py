@@ -5,10 +5,10 @@ from ml_collections import ConfigDict
 
 from natjax.models.alexnet import AlexNetBN
 from natjax.models.nat_model import NATModel
-from natjax.models.resnet import ResNet18
+from natjax.models.resnet import ResNet18, ResNet50
 from natjax.models.small_convnet import SmallConvNet
 
-ENCODERS = ("small_convnet", "resnet18", "alexnet_bn")
+ENCODERS = ("small_convnet", "resnet18", "resnet50", "alexnet_bn")
 
 
 DTYPES = ("float32", "bfloat16")  # `model.dtype`: the compute dtype.
@@ -21,6 +21,8 @@ def create_encoder(config: ConfigDict):
         return SmallConvNet(tuple(config.widths), dtype=dtype)
     if config.encoder == "resnet18":
         return ResNet18(cifar_stem=config.cifar_stem, dtype=dtype)
+    if config.encoder == "resnet50":
+        return ResNet50(cifar_stem=config.cifar_stem, dtype=dtype)
     if config.encoder == "alexnet_bn":
         return AlexNetBN(dtype=dtype)
     raise ValueError(f"Unknown encoder {config.encoder!r}; use one of {ENCODERS}.")

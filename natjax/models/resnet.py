@@ -1,4 +1,5 @@
-"""ResNet-18 (He et al., 2016) with an optional CIFAR stem (3x3 conv, no max-pool)."""
+"""ResNet-18 and ResNet-50 (He et al., 2016), with an optional CIFAR stem (3x3 conv, no
+max-pool)."""
 
 import functools
 
@@ -24,9 +25,33 @@ class BasicBlock(nn.Module):
         return nn.relu(x + y)
 
 
-class ResNet18(nn.Module):
-    """Representation: the global average pool of the last stage, `[b, 512]`."""
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3 (strided), 1x1 expand to 4 x `width` (ResNet v1.5: the stride is on the
+    3x3 conv, as in torchvision)."""
 
+    width: int
+    stride: int
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+        bn = functools.partial(nn.BatchNorm, use_running_average=not train, dtype=self.dtype)
+        conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
+        s = (self.stride, self.stride)
+        y = nn.relu(bn()(conv(self.width, (1, 1))(x)))
+        y = nn.relu(bn()(conv(self.width, (3, 3), s)(y)))
+        y = bn(scale_init=nn.initializers.zeros)(conv(4 * self.width, (1, 1))(y))
+        if x.shape[-1] != 4 * self.width or self.stride != 1:
+            x = bn()(conv(4 * self.width, (1, 1), s)(x))
+        return nn.relu(x + y)
+
+
+class ResNet(nn.Module):
+    """Representation: the global average pool of the last stage, `[b, 512]` (ResNet-18) or
+    `[b, 2048]` (ResNet-50)."""
+
+    stage_sizes: tuple[int, ...]
+    block: type[nn.Module]
     cifar_stem: bool = False
     dtype: jnp.dtype = jnp.float32  # Compute dtype; parameters stay float32.
 
@@ -41,9 +66,14 @@ class ResNet18(nn.Module):
         if not self.cifar_stem:
             x = nn.max_pool(x, (3, 3), (2, 2), padding=[(1, 1), (1, 1)])
         self.sow("intermediates", "stem", x)  # For the layer-wise probes.
-        for stage, width in enumerate((64, 128, 256, 512)):
-            for block in range(2):
+        widths = (64, 128, 256, 512)
+        for stage, (blocks, width) in enumerate(zip(self.stage_sizes, widths, strict=True)):
+            for block in range(blocks):
                 stride = 2 if stage and not block else 1
-                x = BasicBlock(width, stride, self.dtype)(x, train)
+                x = self.block(width, stride, self.dtype)(x, train)
             self.sow("intermediates", f"stage{stage + 1}", x)
         return x.mean(axis=(1, 2))
+
+
+ResNet18 = functools.partial(ResNet, (2, 2, 2, 2), BasicBlock)
+ResNet50 = functools.partial(ResNet, (3, 4, 6, 3), Bottleneck)
