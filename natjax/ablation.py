@@ -61,6 +61,8 @@ VARIANTS = (
     Variant("highpass", "high-pass input", _set(input__filter="highpass")),
     Variant("epochs_half", "half the epochs", _scale_epochs(0.5)),
     Variant("epochs_double", "twice the epochs", _scale_epochs(2.0)),
+    # Not one of the paper's: the mixed-precision option's effect on what is learnt.
+    Variant("bfloat16", "bfloat16 compute", _set(model__dtype="bfloat16")),
     Variant("supervised", "supervised (labels)", _set(objective="supervised")),
     Variant(
         "supervised_raw",

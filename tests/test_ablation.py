@@ -35,6 +35,7 @@ def test_each_variant_changes_only_its_keys(tmp_path):
     assert changed["highpass"] == {"input.filter": "highpass"}
     assert changed["epochs_half"] == {"num_epochs": 2} and base.num_epochs == 3
     assert changed["epochs_double"] == {"num_epochs": 6}
+    assert changed["bfloat16"] == {"model.dtype": "bfloat16"}
     assert changed["supervised_raw"] == {"objective": "supervised", "input.filter": "raw"}
     assert ablation.variant_config(base, ablation.VARIANTS[0]).eval.protocols == ablation.PROTOCOLS
 
