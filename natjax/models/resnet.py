@@ -8,6 +8,21 @@ import jax
 import jax.numpy as jnp
 
 
+def _layers(dtype: jnp.dtype, train: bool) -> tuple:
+    """The blocks' batch norm and bias-free conv, computing in `dtype`."""
+    bn = functools.partial(nn.BatchNorm, use_running_average=not train, dtype=dtype)
+    return bn, functools.partial(nn.Conv, use_bias=False, dtype=dtype)
+
+
+def _add_shortcut(x: jax.Array, y: jax.Array, stride: int, bn, conv) -> jax.Array:
+    """relu(x + y), with `x` projected by a strided 1x1 conv where its shape differs from y's.
+    Called from a block's `__call__`, so the projection's layers belong to that block."""
+    width = y.shape[-1]
+    if x.shape[-1] != width or stride != 1:
+        x = bn()(conv(width, (1, 1), (stride, stride))(x))
+    return nn.relu(x + y)
+
+
 class BasicBlock(nn.Module):
     width: int
     stride: int
@@ -15,14 +30,11 @@ class BasicBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        bn = functools.partial(nn.BatchNorm, use_running_average=not train, dtype=self.dtype)
-        conv = functools.partial(nn.Conv, self.width, use_bias=False, dtype=self.dtype)
+        bn, conv = _layers(self.dtype, train)
         s = (self.stride, self.stride)
-        y = nn.relu(bn()(conv((3, 3), s)(x)))
-        y = bn(scale_init=nn.initializers.zeros)(conv((3, 3))(y))
-        if x.shape[-1] != self.width or self.stride != 1:
-            x = bn()(conv((1, 1), s)(x))
-        return nn.relu(x + y)
+        y = nn.relu(bn()(conv(self.width, (3, 3), s)(x)))
+        y = bn(scale_init=nn.initializers.zeros)(conv(self.width, (3, 3))(y))
+        return _add_shortcut(x, y, self.stride, bn, conv)
 
 
 class Bottleneck(nn.Module):
@@ -35,15 +47,12 @@ class Bottleneck(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        bn = functools.partial(nn.BatchNorm, use_running_average=not train, dtype=self.dtype)
-        conv = functools.partial(nn.Conv, use_bias=False, dtype=self.dtype)
+        bn, conv = _layers(self.dtype, train)
         s = (self.stride, self.stride)
         y = nn.relu(bn()(conv(self.width, (1, 1))(x)))
         y = nn.relu(bn()(conv(self.width, (3, 3), s)(y)))
         y = bn(scale_init=nn.initializers.zeros)(conv(4 * self.width, (1, 1))(y))
-        if x.shape[-1] != 4 * self.width or self.stride != 1:
-            x = bn()(conv(4 * self.width, (1, 1), s)(x))
-        return nn.relu(x + y)
+        return _add_shortcut(x, y, self.stride, bn, conv)
 
 
 class ResNet(nn.Module):
