@@ -32,16 +32,8 @@ class Variant:
 
 def _set(**changes) -> Callable[[ConfigDict], None]:
     """Sets dotted keys, given with `__` for the dots (`nat__targets="discrete"`)."""
-
-    def change(c: ConfigDict) -> None:
-        for key, value in changes.items():
-            *path, last = key.split("__")
-            node = c
-            for part in path:
-                node = node[part]
-            node[last] = value
-
-    return change
+    flat = {key.replace("__", "."): value for key, value in changes.items()}
+    return lambda c: c.update_from_flattened_dict(flat)
 
 
 def _scale_epochs(factor: float) -> Callable[[ConfigDict], None]:

@@ -75,9 +75,7 @@ def input_filters(input_filter: str) -> list[np.ndarray]:
     if input_filter == "sobel":
         return [preprocess.SOBEL_X, preprocess.SOBEL_X.T]
     if input_filter == "highpass":
-        delta = np.zeros((5, 5), np.float32)
-        delta[2, 2] = 1.0
-        return [4.0 * (delta - preprocess.BLUR)]
+        return [preprocess.HIGHPASS]
     return [np.ones((1, 1), np.float32)]
 
 

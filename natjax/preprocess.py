@@ -9,6 +9,9 @@ import numpy as np
 SOBEL_X = np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]], np.float32)
 _GRAY = np.array([0.299, 0.587, 0.114], np.float32)
 BLUR = np.outer(*2 * [np.array([1.0, 4.0, 6.0, 4.0, 1.0], np.float32) / 16.0])  # 5x5 binomial.
+_HIGHPASS_GAIN = 4.0  # So that high-pass edges span about [-1, 1].
+# `highpass` as one kernel (for the filter pictures): the identity minus the blur, scaled.
+HIGHPASS = _HIGHPASS_GAIN * (np.pad(np.ones((1, 1), np.float32), 2) - BLUR)
 FILTERS = ("sobel", "highpass", "raw")  # The paper's input ablation: gradients, high-pass, clean.
 
 
@@ -31,8 +34,7 @@ def sobel(x: jax.Array) -> jax.Array:
 
 
 def highpass(x: jax.Array) -> jax.Array:
-    """Each channel minus its 5x5 binomial blur (a fixed high-pass filter): `[b, H, W, C]`, scaled
-    by 4 so that edges span about [-1, 1]."""
+    """Each channel minus its 5x5 binomial blur, times _HIGHPASS_GAIN: `[b, H, W, C]`."""
     c = x.shape[-1]
     kernel = np.broadcast_to(BLUR[:, :, None, None], (5, 5, 1, c))
     blurred = jax.lax.conv_general_dilated(
@@ -43,7 +45,7 @@ def highpass(x: jax.Array) -> jax.Array:
         dimension_numbers=("NHWC", "HWIO", "NHWC"),
         feature_group_count=c,
     )
-    return 4.0 * (x - blurred)
+    return _HIGHPASS_GAIN * (x - blurred)
 
 
 def apply_filter(x: jax.Array, name: str) -> jax.Array:

@@ -88,12 +88,20 @@ def reassign_on_mesh(z, c, solver: str, mesh: Mesh | None, scope: str) -> jax.Ar
     )(z, c)
 
 
-def _augment(state: TrainState, batch: Batch, cfg: StepConfig) -> jax.Array:
+def augment(state: TrainState, batch: Batch, cfg: StepConfig) -> jax.Array:
     """The batch's random crops and flips, drawn from `(state.rng, state.step)`."""
     rng = jax.random.fold_in(state.rng, state.step)
     return preprocess.random_crop_flip(
         rng, batch["images"], cfg.crop_size, cfg.crop_padding, cfg.flip
     )
+
+
+def apply_train(model: NATModel, state: TrainState, params, x: jax.Array) -> tuple:
+    """The head's output on `x` in train mode with `params`, and the updated batch-norm
+    statistics."""
+    variables = {"params": params, "batch_stats": state.batch_stats}
+    (_, out), updates = model.apply(variables, x, train=True, mutable=["batch_stats"])
+    return out, updates["batch_stats"]
 
 
 def train_step(
@@ -107,12 +115,11 @@ def train_step(
 ) -> tuple[TrainState, Metrics]:
     """One NAT step (Algorithm 1 of the paper) on a batch of images and their ids; `mesh` is
     the one the batch is split over (None: one device)."""
-    x = _augment(state, batch, cfg)
+    x = augment(state, batch, cfg)
 
     def forward(params):
-        variables = {"params": params, "batch_stats": state.batch_stats}
-        (_, proj), updates = model.apply(variables, x, train=True, mutable=["batch_stats"])
-        return l2_normalize(proj), updates["batch_stats"]
+        proj, batch_stats = apply_train(model, state, params, x)
+        return l2_normalize(proj), batch_stats
 
     z, pullback, batch_stats = jax.vjp(forward, state.params, has_aux=True)  # z: [b, d]
     owned = state.perm[batch["ids"]]  # [b] target ids held by the batch
@@ -149,13 +156,12 @@ def supervised_step(
     """The labelled reference in the same harness: the same views, encoder and optimizer, with
     cross-entropy on the head (sized to the classes) against `batch["labels"]`."""
     del mesh  # Nothing per-device: GSPMD splits it all.
-    x = _augment(state, batch, cfg)
+    x = augment(state, batch, cfg)
 
     def loss_fn(params):
-        variables = {"params": params, "batch_stats": state.batch_stats}
-        (_, logits), updates = model.apply(variables, x, train=True, mutable=["batch_stats"])
+        logits, batch_stats = apply_train(model, state, params, x)
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"]).mean()
-        return loss, updates["batch_stats"]
+        return loss, batch_stats
 
     (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     metrics = {

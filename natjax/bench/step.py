@@ -25,12 +25,18 @@ import ml_collections
 import numpy as np
 import optax
 
-from natjax import preprocess
 from natjax.bench.timing import load_config, median_seconds
 from natjax.loss import l2_normalize
 from natjax.models import create_model
 from natjax.state import create_train_state
-from natjax.step import StepConfig, reassign, supervised_step, train_step
+from natjax.step import (
+    StepConfig,
+    apply_train,
+    augment,
+    reassign,
+    supervised_step,
+    train_step,
+)
 from natjax.targets import targets
 
 # (encoder, image size, channels, batch)
@@ -111,11 +117,7 @@ def step_config(config, size: int, every: int, scope: str = "global") -> StepCon
 
 def _time_reassign_alone(state, batch, model, cfg: StepConfig, repeats: int) -> float:
     """Median seconds of the step's re-assignment alone, on `state`'s features and targets."""
-    x = preprocess.random_crop_flip(
-        jax.random.fold_in(state.rng, state.step), batch["images"], cfg.crop_size, 0, False
-    )
-    variables = {"params": state.params, "batch_stats": state.batch_stats}
-    (_, proj), _ = model.apply(variables, x, train=True, mutable=["batch_stats"])
+    proj, _ = apply_train(model, state, state.params, augment(state, batch, cfg))
     z = l2_normalize(proj)
     c = targets(cfg.target_seed, state.perm[batch["ids"]], cfg.target_dim)
     solve = jax.jit(functools.partial(reassign, solver=cfg.solver))
