@@ -80,7 +80,9 @@ def _base() -> ml_collections.ConfigDict:
 
     c.nat = ml_collections.ConfigDict()
     c.nat.reassign_every = 3  # Epochs between re-assignments; 0 = never.
-    c.nat.solver = "auction"  # natjax.assignment.METHODS: auction | hungarian | scipy
+    # natjax.assignment.METHODS: auction (on GPUs one Pallas kernel, elsewhere XLA loops) |
+    # auction_xla | auction_pallas | hungarian | scipy
+    c.nat.solver = "auction"
     # "global": one assignment over all devices' images; "local": one per device's slice.
     c.nat.scope = "global"
     c.nat.target_seed = 0

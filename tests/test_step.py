@@ -122,13 +122,14 @@ def test_loss_is_the_square_loss_against_the_assigned_targets():
     assert int(new_state.step) == 1
 
 
-@pytest.mark.parametrize("solver", ["auction", "hungarian"])
-def test_step_runs_with_each_in_graph_solver(solver):
+@pytest.mark.parametrize("solver", ["auction", "auction_xla", "auction_pallas", "hungarian"])
+def test_step_runs_with_each_in_graph_solver_and_compiles_once(solver):
     n, b = 16, 8
     state, step, images = make(n, b, reassign_every=1, solver=solver)
     for batch in batches(n, b, 1, images):
         state, metrics = step(state, batch)
     assert is_permutation(state.perm, n) and float(metrics["changed_fraction"]) > 0
+    assert step._cache_size() == 1
 
 
 def test_discrete_targets_are_the_one_hot_vectors_of_the_owned_ids():

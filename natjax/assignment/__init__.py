@@ -1,11 +1,14 @@
 """Linear-assignment solvers behind one interface: `solve(scores, method) -> perm`.
 
 `perm[i]` is the column given to row `i`; the permutation maximises `sum_i scores[i, perm[i]]`.
-Methods: `auction` (jittable, data-parallel; see `auction.py` for its exactness guarantee),
-`hungarian` (optax's jittable Hungarian algorithm, sequential), `scipy` (host callback, a
-reference for tests and a CPU fallback). All of them run inside `jax.jit` and `jax.vmap`.
+Methods: `auction` (jittable, data-parallel; see `auction.py` for its exactness guarantee; on
+GPUs one Pallas kernel launch, `fused.py`, elsewhere XLA loops), `auction_xla` and
+`auction_pallas` (the same auction with its kernel chosen), `hungarian` (optax's jittable
+Hungarian algorithm, sequential), `scipy` (host callback, a reference for tests and a CPU
+fallback). All of them run inside `jax.jit` and `jax.vmap`.
 """
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -19,6 +22,8 @@ Solver = Callable[[jax.Array], jax.Array]
 
 METHODS: dict[str, Solver] = {
     "auction": solve_auction,
+    "auction_xla": functools.partial(solve_auction, kernel="xla"),
+    "auction_pallas": functools.partial(solve_auction, kernel="pallas"),
     "hungarian": solve_hungarian,
     "scipy": solve_scipy,
 }

@@ -30,13 +30,22 @@ unassigned take the free columns in index order, so the result is always a permu
 (`natjax.assignment.solve` rejects them outside jit).
 """
 
+import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from natjax.assignment import fused
+from natjax.assignment.prices import sinkhorn_prices
+
 _INT_MIN = jnp.iinfo(jnp.int32).min
 _HEADROOM_BITS = 29  # Benefits < 2^29: prices and bids stay below 2^31.
+# Defaults chosen by counting rounds (`python -m natjax.bench assignment --sweep`).
+START = 1024
+SCALING = 8
+WARM_START_ITERATIONS = 10
+TEMPERATURE = 0.01  # Sinkhorn's, on benefits scaled to [0, 1].
 
 
 class AuctionResult(NamedTuple):
@@ -170,9 +179,9 @@ def _keep_slack_pairs(benefits, state: _State) -> _State:
     return state._replace(row_col=row_col, col_row=col_row)
 
 
-def _phase(benefits, state: _State, max_rounds: int, bidders: int) -> _State:
+def _phase(benefits, state: _State, max_rounds: int, bidders: int, rounds_per_check: int) -> _State:
     """One epsilon phase, from the pairs still valid for this epsilon, until every row holds
-    a column."""
+    a column. The loop checks its condition every `rounds_per_check` rounds."""
     b = benefits.shape[0]
     state = _keep_slack_pairs(benefits, state._replace(prices=state.prices - jnp.min(state.prices)))
     (free,) = jnp.nonzero(state.row_col < 0, size=b, fill_value=b)
@@ -183,66 +192,51 @@ def _phase(benefits, state: _State, max_rounds: int, bidders: int) -> _State:
     def cond(s):
         return (s.num_free > 0) & (s.rounds < max_rounds)
 
-    def body(s):
+    def one_round(s):
         if bidders == 1:
             return _single_round(benefits, s)
         s = _wide_round(benefits, s) if bidders >= b else _bidders_round(benefits, s, bidders)
         return s._replace(num_free=jnp.sum(s.row_col < 0, dtype=jnp.int32))
 
+    def body(s):
+        s = one_round(s)
+        for _ in range(rounds_per_check - 1):  # Rounds after the last free row are no-ops.
+            s = jax.tree.map(functools.partial(jnp.where, cond(s)), one_round(s), s)
+        return s
+
     return jax.lax.while_loop(cond, body, state)
 
 
-def _complete(row_col: jax.Array, col_row: jax.Array) -> jax.Array:
+def _complete(row_col: jax.Array) -> jax.Array:
     """Gives the free columns to the unassigned rows in index order (a no-op once complete)."""
     b = row_col.shape[0]
+    held = jnp.zeros(b + 1, jnp.bool_).at[jnp.where(row_col >= 0, row_col, b)].set(True)[:b]
     (rows,) = jnp.nonzero(row_col < 0, size=b, fill_value=b)
-    (cols,) = jnp.nonzero(col_row < 0, size=b, fill_value=b)
+    (cols,) = jnp.nonzero(~held, size=b, fill_value=b)
     return row_col.at[rows].set(cols.astype(jnp.int32), mode="drop")
 
 
 def default_bidders(b: int, backend: str | None = None) -> int:
-    """Rows that bid per round. On CPU one bidder per round (the Gauss-Seidel kernel, O(b)
-    per round) measures fastest; on accelerators a round is one wide kernel and a loop
-    iteration costs a launch, so up to b/16 rows bid at once (untuned: no GPU was available
-    when this was written)."""
+    """Rows that bid per round in the XLA kernels. On CPU one bidder per round (the
+    Gauss-Seidel kernel, O(b) per round) measures fastest; on accelerators a round is one wide
+    kernel and a loop iteration costs a launch, so up to b/16 rows bid at once."""
     backend = backend or jax.default_backend()
     return 1 if backend == "cpu" else min(b, max(8, b // 16))
 
 
-def auction(
-    scores: jax.Array,
-    *,
-    start: int = 256,
-    scaling: int = 16,
-    max_rounds: int | None = None,
-    bidders: int | None = None,
-) -> AuctionResult:
-    """The permutation maximising `sum_i scores[i, perm[i]]` for float `scores` `[b, b]`.
+def default_kernel(b: int) -> str:
+    """`pallas` (one launch, `fused.py`) on GPUs where it compiles for this size, else `xla`."""
+    if jax.default_backend() == "gpu" and fused.padded_size(b) <= fused.MAX_SIZE:
+        return "pallas" if fused.compiles(b) else "xla"
+    return "xla"
 
-    Args:
-      scores: the score matrix (higher is better).
-      start: the first phase's epsilon is the benefits' span divided by this.
-      scaling: each later phase divides epsilon by this. (The defaults measured fewest bids
-        over random, low-rank, integer, tied and duplicated scores at b = 256 and 1024; a larger
-        scaling saves bids on tie-free scores but multiplies them where many values tie.)
-      max_rounds: bound on the bidding rounds over all phases (default `1024 * b + 10000`).
-      bidders: at most this many unassigned rows (the first in index order) are gathered to
-        bid in a round (default: `default_bidders`); `1` is the Gauss-Seidel kernel, and
-        `bidders >= b` lets every unassigned row bid at once with no gather.
-    """
-    b = scores.shape[0]
-    if b == 1:
-        return AuctionResult(jnp.zeros(1, jnp.int32), jnp.int32(0), jnp.bool_(True))
-    max_rounds = 1024 * b + 10000 if max_rounds is None else max_rounds
-    bidders = default_bidders(b) if bidders is None else bidders
-    finite = jnp.all(jnp.isfinite(scores))
-    benefits = quantize(jnp.where(finite, scores, 0.0))
-    span = jnp.max(benefits)  # Benefits lie in [0, span].
-    start_eps = jnp.maximum(span // start, 1)
-    # Built from the scores, not from constants, so that inside shard_map the loop carry has
+
+def _xla_auction(benefits, prices, eps, *, scaling, max_rounds, bidders, rounds_per_check):
+    """Every phase with the XLA kernels: (row_col, rounds, complete), as `fused_auction`."""
+    # Built from the benefits, not from constants, so that inside shard_map the loop carry has
     # the same (device-varying) type as what the loop body returns.
     zeros = benefits[0] * 0  # int32 [b]
-    state = _State(zeros, zeros - 1, zeros - 1, start_eps, zeros[0], zeros, zeros[0])
+    state = _State(prices + zeros, zeros - 1, zeros - 1, eps, zeros[0], zeros, zeros[0])
 
     def cond(carry):
         s, done = carry
@@ -250,17 +244,68 @@ def auction(
 
     def body(carry):
         s, _ = carry
-        s = _phase(benefits, s, max_rounds, bidders)
+        s = _phase(benefits, s, max_rounds, bidders, rounds_per_check)
         done = s.eps <= 1  # The epsilon = 1 phase has just ended.
         return s._replace(eps=jnp.maximum(s.eps // scaling, 1)), done
 
     state, _ = jax.lax.while_loop(cond, body, (state, zeros[0] > 0))
-    complete = jnp.all(state.row_col >= 0)
-    perm = _complete(state.row_col, state.col_row)
-    perm = jnp.where(finite, perm, jnp.arange(b, dtype=jnp.int32))
-    return AuctionResult(perm, state.rounds, complete & finite)
+    return state.row_col, state.rounds, jnp.all(state.row_col >= 0)
 
 
-def solve_auction(scores: jax.Array) -> jax.Array:
-    """`auction(scores).perm`: the solver interface of `natjax.assignment`."""
-    return auction(scores).perm
+def auction(
+    scores: jax.Array,
+    *,
+    start: int = START,
+    scaling: int = SCALING,
+    warm_start: int = WARM_START_ITERATIONS,
+    max_rounds: int | None = None,
+    kernel: str | None = None,
+    bidders: int | None = None,
+    rounds_per_check: int | None = None,
+) -> AuctionResult:
+    """The permutation maximising `sum_i scores[i, perm[i]]` for float `scores` `[b, b]`.
+
+    Args:
+      scores: the score matrix (higher is better).
+      start: the first phase's epsilon is the benefits' span divided by this.
+      scaling: each later phase divides epsilon by this.
+      warm_start: Sinkhorn iterations for the starting prices (`prices.py`); 0 starts from
+        zero prices. (The defaults of these three measured fewest rounds over random, NAT-like,
+        integer and duplicated scores: `python -m natjax.bench assignment --sweep`.)
+      max_rounds: bound on the bidding rounds over all phases (default `1024 * b + 10000`).
+      kernel: `xla` (a loop of XLA ops per round) or `pallas` (every round in one kernel
+        launch, `fused.py`); default: `default_kernel`.
+      bidders: at most this many unassigned rows (the first in index order) bid in a round
+        (default: the kernel's own); in the XLA kernels `1` is the Gauss-Seidel kernel, and
+        `bidders >= b` lets every unassigned row bid at once with no gather.
+      rounds_per_check: XLA kernels only: rounds per check of the loop condition (default 1
+        on CPU, 8 on accelerators, where each check is a device-to-host copy).
+    """
+    b = scores.shape[0]
+    if b == 1:
+        return AuctionResult(jnp.zeros(1, jnp.int32), jnp.int32(0), jnp.bool_(True))
+    max_rounds = 1024 * b + 10000 if max_rounds is None else max_rounds
+    kernel = kernel or default_kernel(b)
+    if kernel not in ("xla", "pallas"):
+        raise ValueError(f"Unknown auction kernel {kernel!r}; use 'xla' or 'pallas'.")
+    finite = jnp.all(jnp.isfinite(scores))
+    benefits = quantize(jnp.where(finite, scores, 0.0))
+    prices = sinkhorn_prices(benefits, warm_start, TEMPERATURE) if warm_start else benefits[0] * 0
+    eps = jnp.maximum(jnp.max(benefits) // start, 1)  # Benefits lie in [0, max].
+    if kernel == "pallas":
+        solve = functools.partial(fused.fused_auction, bidders=bidders)
+    else:
+        cpu = jax.default_backend() == "cpu"
+        solve = functools.partial(
+            _xla_auction,
+            bidders=bidders or default_bidders(b),
+            rounds_per_check=rounds_per_check or (1 if cpu else 8),
+        )
+    row_col, rounds, complete = solve(benefits, prices, eps, scaling=scaling, max_rounds=max_rounds)
+    perm = jnp.where(finite, _complete(row_col), jnp.arange(b, dtype=jnp.int32))
+    return AuctionResult(perm, rounds, complete & finite)
+
+
+def solve_auction(scores: jax.Array, kernel: str | None = None) -> jax.Array:
+    """`auction(scores, kernel=kernel).perm`: the solver interface of `natjax.assignment`."""
+    return auction(scores, kernel=kernel).perm
