@@ -19,10 +19,8 @@ def sinkhorn_prices(benefits: jax.Array, iterations: int, temperature: float) ->
     span = jnp.maximum(jnp.max(benefits), 1).astype(jnp.float32)
     x = benefits.astype(jnp.float32) / span  # [b, b] in [0, 1]
 
-    def iteration(_, g):
+    g = x[0] * 0  # Zeros built from x, so that inside shard_map g varies as x does.
+    for _ in range(iterations):  # Unrolled: two fused reductions each, no loop to check.
         f = temperature * jax.nn.logsumexp((x - g[None, :]) / temperature, axis=1)  # rows
-        return temperature * jax.nn.logsumexp((x - f[:, None]) / temperature, axis=0)  # cols
-
-    # Zeros built from x, so that inside shard_map the carry is as device-varying as x.
-    g = jax.lax.fori_loop(0, iterations, iteration, x[0] * 0)
+        g = temperature * jax.nn.logsumexp((x - f[:, None]) / temperature, axis=0)  # cols
     return jnp.clip(jnp.round((g - jnp.min(g)) * span), 0, span).astype(jnp.int32)

@@ -26,6 +26,21 @@ def _subset(only: str, name: str) -> tuple:
     return tuple(items) if name in ("step", "input") else tuple(int(i) for i in items)
 
 
+def _assignment_kwargs(args) -> dict:
+    unknown = set(args.scores.split(",")) - set(assignment.DEFAULT_FAMILIES)
+    unknown |= set((args.variants or "auction").split(",")) - set(assignment.VARIANTS)
+    if unknown:
+        raise SystemExit(f"Unknown score family or variant: {', '.join(sorted(unknown))}.")
+    return {
+        "scores": tuple(args.scores.split(",")),
+        "variants": tuple(args.variants.split(",")) if args.variants else None,
+        "preset": args.preset,
+        "data_source": args.data,
+        "workdir": args.workdir,
+        "sweep": args.sweep,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m natjax.bench")
     parser.add_argument("name", choices=sorted(BENCHMARKS))
@@ -48,6 +63,30 @@ def main() -> None:
         help="step only: timed steps of each variant (the median is reported).",
     )
     parser.add_argument(
+        "--scores",
+        default=",".join(assignment.DEFAULT_FAMILIES),
+        help=f"assignment only: score families, of {', '.join(assignment.DEFAULT_FAMILIES)}.",
+    )
+    parser.add_argument(
+        "--variants",
+        help=f"assignment only: auction variants, of {', '.join(assignment.VARIANTS)} "
+        "(default: this backend's).",
+    )
+    parser.add_argument(
+        "--preset", default="default", help="assignment only: the encoder and data of nat_init."
+    )
+    parser.add_argument(
+        "--data", help="assignment only: the NAT families' data.source (e.g. idx:DIR)."
+    )
+    parser.add_argument(
+        "--workdir", help="assignment only: a trained run, for the nat_trained scores."
+    )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="assignment only: count rounds of the starting prices and epsilon schedules.",
+    )
+    parser.add_argument(
         "--profile",
         metavar="DIR",
         help="step only: also write a jax.profiler trace of each case under DIR.",
@@ -59,6 +98,8 @@ def main() -> None:
     kwargs = {}
     if args.name == "step":
         kwargs = {"dtype": args.dtype, "profile_dir": args.profile, "repeats": args.repeats}
+    if args.name == "assignment":
+        kwargs = _assignment_kwargs(args)
     if args.only:
         kwargs[_ARGUMENT[args.name]] = _subset(args.only, args.name)
     rows = bench.run(**kwargs)
