@@ -5,17 +5,69 @@ import subprocess
 import sys
 
 import jax
+import numpy as np
+import pytest
 
 from conftest import ROOT
 from natjax.bench import assignment, scaling, step
+from natjax.bench import scores as families
+from natjax.errors import UserError
 
 
 def test_assignment_bench_reports_every_solver_and_an_exact_auction():
-    row = assignment.bench_size(16, repeats=1)
-    assert {"auction", "hungarian", "scipy_roundtrip"} <= row["seconds"].keys()
-    assert row["auction_converged"] and abs(row["auction_gap"]) < 1e-5
-    assert all(t > 0 for t in row["seconds"].values())
-    assert "16 |" in assignment.format_table([row])
+    scores = families.random_scores(16, seed=0)
+    row = assignment.bench_case("random", scores, ("auction", "cold", "pallas_k8"), repeats=1)
+    assert {"auction", "cold", "pallas_k8", "hungarian", "scipy_roundtrip"} <= row["seconds"].keys()
+    assert all(row["converged"].values()) and all(abs(g) < 1e-5 for g in row["gap"].values())
+    assert all(t > 0 for t in row["seconds"].values()) and row["rounds"]["auction"] > 0
+    assert row["us_per_round"]["auction"] > 0
+    assert "random | 16 |" in assignment.format_table([row])
+
+
+def test_score_families_have_their_shapes():
+    b = 12
+    for name, make in families.SYNTHETIC.items():
+        assert make(b, seed=1).shape == (b, b), name
+    dup = families.duplicated(b, seed=1)
+    np.testing.assert_array_equal(dup[0::2], dup[1::2])
+    assert len(np.unique(families.ties(b, seed=1))) <= 4
+
+
+def test_nat_scores_at_init_and_from_a_trained_run(tmp_path):
+    """NAT's own problem: features against the targets the images hold; from a trained run,
+    the assignment that run holds."""
+    from conftest import tiny_config
+    from natjax.train import train_and_evaluate
+
+    config = tiny_config(str(tmp_path))
+    s = families.init_source(config).scores(16, seed=0)
+    assert s.shape == (16, 16) and np.all(np.abs(s) <= 1 + 1e-5)  # Cosines.
+    workdir = str(tmp_path / "run")
+    with pytest.raises(UserError, match="not a natjax workdir"):
+        families.trained_source(str(tmp_path / "none"))
+    train_and_evaluate(config, workdir)
+    trained = families.trained_source(workdir)
+    assert int(trained.state.step) > 0 and trained.scores(16, seed=0).shape == (16, 16)
+    perm = np.asarray(trained.state.perm)
+    assert sorted(perm.tolist()) == list(range(len(perm)))
+
+
+def test_assignment_sweep_counts_rounds_for_each_setting():
+    rows = assignment.sweep_case("random", families.random_scores(32, seed=0))
+    assert [r["bidders"] for r in rows] == [8, 1]
+    assert set(rows[0]["sweep_rounds"]) == set(assignment.SWEEP.values())
+    assert all(v > 0 for r in rows for v in r["sweep_rounds"].values())
+    assert "total |  | 1 |" in assignment.format_table(rows)
+
+
+def test_summary_states_the_default_schedule_ratio():
+    from natjax.bench import summary
+
+    row = {
+        "images_per_second": {"supervised": 100.0, "nat_no_reassign": 100.0, "nat_reassign": 50.0}
+    }
+    # One step in three takes twice as long: 3 steps in 4 time units, 0.75 of supervised.
+    assert abs(summary.default_schedule_ratio(row) - 0.75) < 1e-12
 
 
 def test_step_bench_compares_the_three_steps_on_one_batch():
@@ -28,10 +80,15 @@ def test_step_bench_compares_the_three_steps_on_one_batch():
 def test_bench_cli_writes_json(tmp_path):
     out = tmp_path / "a.json"
     cmd = [sys.executable, "-m", "natjax.bench", "assignment", "--only", "8", "--json", str(out)]
+    cmd += ["--scores", "random,constant", "--variants", "auction,xla"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["benchmark"] == "assignment" and report["rows"][0]["b"] == 8
+    assert [r["family"] for r in report["rows"]] == ["random", "constant"]
+    assert set(report["rows"][0]["rounds"]) == {"auction", "xla"}
+    bad = subprocess.run(cmd[:-4] + ["--scores", "magic"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode != 0 and "Unknown score family or variant: magic" in bad.stderr
 
 
 def test_scaling_bench_times_the_global_and_local_assignment():

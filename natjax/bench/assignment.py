@@ -18,7 +18,7 @@ import numpy as np
 
 from natjax.assignment import auction, fused, solve
 from natjax.bench import scores as families
-from natjax.bench.timing import median_seconds
+from natjax.bench.timing import load_config, median_seconds
 from natjax.errors import UserError
 
 HOST_MAX_B = 4096  # scipy and lapjv: seconds per solve beyond this.
@@ -102,21 +102,28 @@ def bench_case(family: str, scores: np.ndarray, variants, repeats: int) -> dict:
     return row
 
 
+def _nat_source(name: str, preset: str, data_source: str | None, workdir: str | None):
+    if name == "nat_trained":
+        return families.trained_source(workdir, data_source)
+    config = load_config(preset)
+    if data_source:
+        config.data.source = data_source
+    return families.init_source(config)
+
+
 def _matrices(names, sizes, preset, data_source, workdir):
     """(family, matrix) for every family and size; a NAT family whose data or run is missing
     is skipped with a printed reason."""
-    sources = {"nat_init": (preset, None), "nat_trained": (None, workdir)}
     for name in names:
         if name == "nat_trained" and not workdir:
             print("# nat_trained skipped: pass --workdir RUN (a trained run's directory).")
             continue
-        if name in sources:
+        if name.startswith("nat_"):
             try:
-                source = families.nat_source(sources[name][0], data_source, sources[name][1])
+                make = _nat_source(name, preset, data_source, workdir).scores
             except (UserError, OSError) as error:
                 print(f"# {name} skipped: {error}")
                 continue
-            make = source.scores
         else:
             make = families.SYNTHETIC[name]
         for b in sizes:

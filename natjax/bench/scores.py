@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from natjax import checkpointing, preprocess, train
-from natjax.bench.timing import load_config
+from natjax.encoder_io import read_run
 from natjax.errors import UserError
 from natjax.loss import l2_normalize
 from natjax.state import create_train_state
@@ -76,26 +76,25 @@ class NatSource:
         return np.asarray(l2_normalize(proj) @ c.T, np.float64)
 
 
-def nat_source(preset: str, data_source: str | None, workdir: str | None) -> NatSource:
-    """The encoder of `preset` at initialisation, or the run in `workdir` at its latest
-    checkpoint; `data_source` overrides where the images are read from."""
-    if workdir:
-        from natjax.encoder_io import read_run
-
-        config, _ = read_run(workdir)
-    else:
-        config = load_config(preset)
-    if data_source:
-        config.data.source = data_source
-    run = train.setup(config, workdir or "")
+def init_source(config) -> NatSource:
+    """The encoder of `config` (a `configs/nat.py` preset) at initialisation."""
+    run = train.setup(config, "")
     state = create_train_state(
         run.model, run.tx, config.seed, len(run.dataset.train), train.input_shape(run)
     )
-    if workdir:
-        manager = checkpointing.create_manager(workdir, create=False)
-        state = checkpointing.restore_latest(manager, state)
-        if state is None:
-            raise UserError(f"{workdir} has no checkpoint; train into it with natjax.main first.")
+    return NatSource(run, state)
+
+
+def trained_source(workdir: str, data_source: str | None = None) -> NatSource:
+    """The run in `workdir` at its latest checkpoint; `data_source` overrides where its images
+    are read from."""
+    config, _ = read_run(workdir)
+    if data_source:
+        config.data.source = data_source
+    run = train.setup(config, workdir)
+    state = train.initial_state(run, checkpointing.create_manager(workdir, create=False))
+    if int(state.step) == 0:
+        raise UserError(f"{workdir} has no checkpoint; train into it with natjax.main first.")
     return NatSource(run, state)
 
 

@@ -1,0 +1,69 @@
+"""`python -m natjax.bench.summary OUT/*.json`: one short table of benchmark JSON files (the
+assignment and step benchmarks'), with the issue's goals next to the figures.
+
+The re-assignment's cost on NAT's default schedule (every 3rd epoch) comes from the step
+benchmark's two NAT variants: one step in three pays the difference.
+"""
+
+import json
+import sys
+
+REASSIGN_FRACTION = 1 / 3  # configs/nat.py: nat.reassign_every = 3 epochs.
+
+
+def _ms(seconds: dict, name: str) -> str:
+    return f"{seconds[name] * 1e3:.2f}" if name in seconds else "-"
+
+
+def _assignment_lines(rows: list[dict]) -> list[str]:
+    lines = ["scores | b | auction ms | best variant ms | xla | every-round check | cold | scipy"]
+    for r in rows:
+        t = r["seconds"]
+        ms = {n: t[n] * 1e3 for n in r["rounds"]}
+        best = min(ms, key=ms.get)
+        lines.append(
+            f"{r['family']} | {r['b']} | {ms.get('auction', float('nan')):.2f} "
+            f"({r['rounds'].get('auction', 0):,} rounds) | {best} {ms[best]:.2f} | "
+            f"{_ms(t, 'xla')} | {_ms(t, 'xla_check_every_round')} | {_ms(t, 'cold')} | "
+            f"{_ms(t, 'scipy_roundtrip')}"
+        )
+    return lines
+
+
+def default_schedule_ratio(row: dict) -> float:
+    """img/s of NAT re-assigning one step in three, over the supervised step's."""
+    ips = row["images_per_second"]
+    no, every = 1 / ips["nat_no_reassign"], 1 / ips["nat_reassign"]
+    return (1 / (no + REASSIGN_FRACTION * (every - no))) / ips["supervised"]
+
+
+def _step_lines(rows: list[dict]) -> list[str]:
+    lines = ["encoder | dtype | supervised img/s | NAT every step / sup. (goal 0.90)"]
+    lines[0] += " | default schedule / sup. (goal 0.97) | re-assignment alone"
+    for r in rows:
+        if "error" in r:
+            lines.append(f"{r['encoder']} | {r['dtype']} | {r['error']}")
+            continue
+        lines.append(
+            f"{r['encoder']} | {r['dtype']} | {r['images_per_second']['supervised']:,.0f} | "
+            f"{r['nat_vs_supervised']:.3f} | {default_schedule_ratio(r):.3f} | "
+            f"{r['reassign_alone_ms']:.2f} ms"
+        )
+    return lines
+
+
+def summarize(paths: list[str]) -> str:
+    lines = []
+    for path in paths:
+        with open(path) as f:
+            result = json.load(f)
+        lines.append(f"# {path}: {result['machine']}")
+        if result["benchmark"] == "assignment":
+            lines += _assignment_lines(result["rows"])
+        elif result["benchmark"] == "step":
+            lines += _step_lines(result["rows"])
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(summarize(sys.argv[1:]))
