@@ -174,15 +174,17 @@ def padded_size(b: int) -> int:
 
 
 def default_bidders(b: int) -> int:
-    """Rows that bid per round (a power of two). Untuned: no GPU was available when this was
-    written; `python -m natjax.bench assignment --gpu-sweep` measures the alternatives."""
-    n = padded_size(b)
-    return min(n, max(8, min(64, n // 16)))
+    """Rows that bid per round (a power of two): 16 up to b = 512, then fewer, so that a
+    `[k, n]` tile stays near 16 elements per thread with at most 16 warps (spill-free when
+    compiled for sm_90a: `python -m natjax.bench kernel`). Round counts barely depend on it
+    (`python -m natjax.bench assignment --sweep`); its speed is measured on a GPU."""
+    return min(padded_size(b), max(4, min(16, 8192 // padded_size(b))))
 
 
 def default_warps(n: int, k: int) -> int:
-    """Warps of the program: about 32 elements of a `[k, n]` tile per thread, 4 to 32."""
-    return min(32, max(4, pl.next_power_of_2(k * n // 1024)))
+    """Warps of the program: 16 elements of the `[k, n]` tile per thread, 4 to 16 warps (32
+    halves the registers a thread may hold, and spills more)."""
+    return min(16, max(4, k * n // 512))
 
 
 def fused_auction(

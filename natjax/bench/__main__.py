@@ -4,10 +4,16 @@ import argparse
 import json
 import os
 
-from natjax.bench import assignment, input_pipeline, scaling, step
+from natjax.bench import assignment, input_pipeline, kernel, scaling, step
 from natjax.bench.timing import machine
 
-BENCHMARKS = {"assignment": assignment, "input": input_pipeline, "scaling": scaling, "step": step}
+BENCHMARKS = {
+    "assignment": assignment,
+    "input": input_pipeline,
+    "kernel": kernel,
+    "scaling": scaling,
+    "step": step,
+}
 
 
 def _simulate_cpu_devices(n: int) -> None:
@@ -18,7 +24,13 @@ def _simulate_cpu_devices(n: int) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
-_ARGUMENT = {"assignment": "sizes", "input": "presets", "scaling": "batches", "step": "encoders"}
+_ARGUMENT = {
+    "assignment": "sizes",
+    "input": "presets",
+    "kernel": "sizes",
+    "scaling": "batches",
+    "step": "encoders",
+}
 
 
 def _subset(only: str, name: str) -> tuple:
