@@ -265,3 +265,21 @@ def run_on_devices(script: str, devices: int) -> list[str]:
 
 def test_auction_inside_shard_map_on_four_devices():
     assert run_on_devices(SHARD_MAP_SCRIPT, 4) == ["ok", "4"]
+
+
+def test_on_gpus_a_kernel_that_does_not_compile_falls_back_with_a_warning(monkeypatch):
+    """`default_kernel` picks the fused kernel on GPUs only where it compiles. Here the GPU
+    is pretended: the Triton kernel cannot compile on a CPU, so one warning names the cause
+    and the XLA kernels solve the problem, inside the caller's trace."""
+    from natjax.assignment import fused
+
+    auction_module = sys.modules["natjax.assignment.auction"]  # The package re-exports auction().
+
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    fused.compiles.cache_clear()
+    scores = nat_like(32, 0.05, seed=2).astype(np.float32)
+    with pytest.warns(UserWarning, match="XLA kernels solve the assignment instead"):
+        perm = jax.jit(lambda s: assignment.solve(s, "auction"))(jnp.asarray(scores))
+    assert total(scores, perm) >= optimum(scores) - auction_gap_bound(scores) - 1e-6
+    assert auction_module.default_kernel(32) == "xla"  # Tried once per size.
+    fused.compiles.cache_clear()
