@@ -2,7 +2,7 @@
 # One GPU measurement of the re-assignment: the auction variants and host solvers on every score
 # family and size, NAT's scores after training, and the train step with re-assignment. Each stage
 # runs under its own time limit and writes JSON under $OUT; the logs come back as one tarball;
-# a short table is printed last. About 8 minutes on one H100.
+# a short table is printed last. At most 9 minutes (BUDGET=540 s for the stages).
 #
 # Prepare, in the repository root (CARRY must be ignored by git, e.g. in .git/info/exclude):
 #   mkdir -p .carry && cp ../shared/wheels/*.whl .carry/
@@ -24,39 +24,50 @@ train_data=()
 [ -d "$CARRY/fashion-mnist" ] && train_data=(--config.data.source="idx:$CARRY/fashion-mnist")
 
 if [ -n "${QUICK:-}" ]; then
-  small=(64 128) large=() epochs=1 preset=smoke step_only=small_convnet repeats=3
+  small=(64 128) large=256 huge="" epochs=1 preset=smoke step_only=small_convnet repeats=3
 else
-  small=(256 1024 4096) large=(16384) epochs=3 preset=default step_only=resnet18 repeats=20
+  small=(256 1024) large=4096 huge=16384 epochs=3 preset=default step_only=resnet18 repeats=20
 fi
 pallas=auction,xla,xla_check_every_round,cold,pallas_k8,pallas_k16,pallas_k32,pallas_k64
+fewer=auction,xla,xla_check_every_round,cold,pallas_k8  # At b = 4096 the default has 4 bidders.
 synthetic=random,nat_init,ties,duplicated,constant
 
+start=$SECONDS
+budget=${BUDGET:-540}  # Seconds for all stages: the device tool stops a command at 600.
 stage() {  # stage NAME SECONDS COMMAND...: log to $OUT/logs/NAME.log, status to status.txt.
-  local name=$1 limit=$2
+  local name=$1 limit=$2 left
   shift 2
-  echo "== $name ($(date +%T))"
+  left=$((budget - (SECONDS - start)))
+  if [ "$left" -lt 30 ]; then
+    echo "$name skipped: out of time" | tee -a "$OUT/logs/status.txt"
+    return
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  echo "== $name ($(date +%T), limit ${limit}s)"
   timeout "$limit" "$@" >"$OUT/logs/$name.log" 2>&1
-  echo "$name rc=$?" | tee -a "$OUT/logs/status.txt"
+  echo "$name rc=$? $((SECONDS - start))s" | tee -a "$OUT/logs/status.txt"
+}
+assign() {  # assign NAME SECONDS SIZES VARIANTS [ARGS...]: the assignment benchmark.
+  local name=$1 limit=$2 sizes=$3 variants=$4
+  shift 4
+  stage "$name" "$limit" python -m natjax.bench assignment --only "$sizes" --variants "$variants" \
+    "${data[@]}" --json "$OUT/$name.json" "$@"
 }
 
-stage versions 120 python -c "import jax, jaxlib; print(jax.__version__, jaxlib.__version__, jax.devices())"
-for b in "${small[@]}"; do
-  stage "assignment_$b" 150 python -m natjax.bench assignment --only "$b" --scores "$synthetic" \
-    --variants "$pallas" "${data[@]}" --json "$OUT/assignment_$b.json"
-done
-for b in "${large[@]}"; do
-  stage "assignment_$b" 150 python -m natjax.bench assignment --only "$b" --scores "$synthetic" \
-    --variants auction,xla,cold "${data[@]}" --json "$OUT/assignment_$b.json"
-done
-stage train 150 python -m natjax.main --config="configs/nat.py:$preset" --workdir=/tmp/nat-run \
+# In order of what the goals need most: the step, then b = 256 and 1024, NAT after training,
+# then the large sizes.
+stage versions 60 python -c "import jax, jaxlib; print(jax.__version__, jaxlib.__version__, jax.devices())"
+stage step 120 python -m natjax.bench step --only "$step_only" --dtype bfloat16 \
+  --repeats "$repeats" --json "$OUT/step.json"
+assign "assignment_${small[0]}" 90 "${small[0]}" "$pallas" --scores "$synthetic"
+assign "assignment_${small[1]}" 100 "${small[1]}" "$pallas" --scores "$synthetic"
+stage train 60 python -m natjax.main --config="configs/nat.py:$preset" --workdir=/tmp/nat-run \
   --config.num_epochs="$epochs" --config.eval.monitor_every_epochs=0 \
   --config.eval.protocols=knn --config.progress_bar=False "${train_data[@]}"
-sizes=$(IFS=,; echo "${small[*]}")
-stage assignment_trained 120 python -m natjax.bench assignment --only "$sizes" \
-  --scores nat_trained --workdir /tmp/nat-run --variants "$pallas" "${data[@]}" \
-  --json "$OUT/assignment_trained.json"
-stage step 200 python -m natjax.bench step --only "$step_only" --dtype bfloat16 \
-  --repeats "$repeats" --json "$OUT/step.json"
+assign assignment_trained 60 "${small[0]},${small[1]}" "$pallas" --scores nat_trained \
+  --workdir /tmp/nat-run
+assign "assignment_$large" 90 "$large" "$fewer" --scores "$synthetic"
+[ -n "$huge" ] && assign "assignment_$huge" 60 "$huge" auction,xla,cold --scores "$synthetic"
 
 tar czf "$OUT/logs.tar.gz" -C "$OUT" logs && rm -rf "$OUT/logs"
 python -m natjax.bench.summary "$OUT"/*.json

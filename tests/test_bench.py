@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
+from natjax.assignment import fused
 from natjax.bench import assignment, scaling, step
 from natjax.bench import scores as families
 from natjax.errors import UserError
@@ -54,7 +55,7 @@ def test_nat_scores_at_init_and_from_a_trained_run(tmp_path):
 
 def test_assignment_sweep_counts_rounds_for_each_setting():
     rows = assignment.sweep_case("random", families.random_scores(32, seed=0))
-    assert [r["bidders"] for r in rows] == [8, 1]
+    assert [r["bidders"] for r in rows] == [fused.default_bidders(32), 1]
     assert set(rows[0]["sweep_rounds"]) == set(assignment.SWEEP.values())
     assert all(v > 0 for r in rows for v in r["sweep_rounds"].values())
     assert "total |  | 1 |" in assignment.format_table(rows)

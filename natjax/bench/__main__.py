@@ -1,6 +1,7 @@
 """`python -m natjax.bench NAME [--json OUT] [--only A,B]`."""
 
 import argparse
+import functools
 import json
 import os
 
@@ -112,14 +113,20 @@ def main() -> None:
         kwargs = {"dtype": args.dtype, "profile_dir": args.profile, "repeats": args.repeats}
     if args.name == "assignment":
         kwargs = _assignment_kwargs(args)
+        if args.json:  # Written after every case, so a run stopped early keeps what it has.
+            kwargs["report"] = functools.partial(_write_json, args.json, args.name)
     if args.only:
         kwargs[_ARGUMENT[args.name]] = _subset(args.only, args.name)
     rows = bench.run(**kwargs)
     print(f"# natjax.bench {args.name} on {machine()}")
     print(bench.format_table(rows))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "benchmark": args.name, "rows": rows}, f, indent=2)
+        _write_json(args.json, args.name, rows)
+
+
+def _write_json(path: str, name: str, rows: list[dict]) -> None:
+    with open(path, "w") as f:
+        json.dump({"machine": machine(), "benchmark": name, "rows": rows}, f, indent=2)
 
 
 if __name__ == "__main__":
