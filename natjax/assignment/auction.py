@@ -13,15 +13,24 @@ Two kernels share the phases:
 
 Between phases the pairs that still satisfy epsilon-complementary slackness are kept.
 Everything is `lax.while_loop` with static shapes: it jits, vmaps, and runs inside `shard_map`
-and the train step.
+and the train step. On accelerators each loop check is a device-to-host copy, so the loop
+checks its condition every `rounds_per_check` rounds (rounds after the last free row are
+no-ops). On GPUs the default is `fused.py` instead: the block kernel's bids, every phase and
+round in one Pallas kernel launch.
+
+Starting prices: a few Sinkhorn iterations (`prices.py`) give near-optimal dual prices, so the
+phases only correct them; NAT's nearly parallel features otherwise start a price war of
+thousands of small bids. The first phase's epsilon is then small (span / `START`).
 
 Exactness: the scores are quantised to integers on a grid of `L` levels over their range, and
 the integer benefits are scaled by `b + 1`. The last phase runs at epsilon = 1, which is below
 1/b of the grid's resolution (`b + 1`), so the permutation is *optimal for the quantised
 scores* (epsilon-complementary slackness with `b * epsilon < b + 1`). Integer-valued scores
 with at most `L` distinct levels over their range are therefore solved exactly; for other
-float scores the total is within `b * range / L` of the optimum. `L = 2^29 // (b + 1)`, so
-all arithmetic, prices included (renormalised each phase), stays inside int32.
+float scores the total is within `b * range / L` of the optimum. None of this depends on the
+starting prices. `L = 2^29 // (b + 1)`, so all arithmetic stays inside int32: starting prices
+lie in `[0, span]`, each phase renormalises the lowest price to 0, and a bid never raises a
+price above the lowest one plus `span + epsilon`.
 
 Termination: every bid raises a price by at least epsilon >= 1, and prices are bounded, so each
 phase ends; `max_rounds` bounds the total anyway. If the bound is reached, the rows still

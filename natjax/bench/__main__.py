@@ -60,8 +60,8 @@ def main() -> None:
     parser.add_argument("--json", help="Also write the results to this JSON file.")
     parser.add_argument(
         "--only",
-        help="Comma-separated subset: sizes (assignment), encoders (step), presets (input) or "
-        "global batches (scaling); default: all of the benchmark's own.",
+        help="Comma-separated subset: sizes (assignment, kernel), encoders (step), presets "
+        "(input) or global batches (scaling); default: all of the benchmark's own.",
     )
     parser.add_argument(
         "--dtype",

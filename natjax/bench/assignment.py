@@ -25,7 +25,7 @@ HOST_MAX_B = 4096  # scipy and lapjv: seconds per solve beyond this.
 HUNGARIAN_MAX_B = 1024  # Sequential O(b^3): minutes per solve beyond this.
 CPU_SIZES = (256, 1024, 4096)
 ACCELERATOR_SIZES = (256, 1024, 4096, 16384)
-DEFAULT_FAMILIES = ("random", "nat_init", "nat_trained", "ties", "duplicated", "constant")
+DEFAULT_FAMILIES = families.FAMILIES
 
 # Auction variants: keyword arguments of `natjax.assignment.auction`.
 VARIANTS = {
