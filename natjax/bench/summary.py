@@ -16,16 +16,16 @@ def _ms(seconds: dict, name: str) -> str:
 
 
 def _assignment_lines(rows: list[dict]) -> list[str]:
-    lines = ["scores | b | auction ms | best variant ms | xla | every-round check | cold | scipy"]
+    head = "scores | b | auction ms (rounds) | xla | every-round check | cold | fused, by bidders"
+    lines = [head + " | scipy"]
     for r in rows:
         t = r["seconds"]
-        ms = {n: t[n] * 1e3 for n in r["rounds"]}
-        best = min(ms, key=ms.get)
+        fused = [n for n in r["rounds"] if n.startswith("pallas_k")]
+        by_bidders = " ".join(f"{n[len('pallas_') :]}={t[n] * 1e3:.2f}" for n in fused) or "-"
         lines.append(
-            f"{r['family']} | {r['b']} | {ms.get('auction', float('nan')):.2f} "
-            f"({r['rounds'].get('auction', 0):,} rounds) | {best} {ms[best]:.2f} | "
-            f"{_ms(t, 'xla')} | {_ms(t, 'xla_check_every_round')} | {_ms(t, 'cold')} | "
-            f"{_ms(t, 'scipy_roundtrip')}"
+            f"{r['family']} | {r['b']} | {_ms(t, 'auction')} ({r['rounds'].get('auction', 0):,})"
+            f" | {_ms(t, 'xla')} | {_ms(t, 'xla_check_every_round')} | {_ms(t, 'cold')} | "
+            f"{by_bidders} | {_ms(t, 'scipy_roundtrip')}"
         )
     return lines
 
