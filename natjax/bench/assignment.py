@@ -66,9 +66,19 @@ def _lapjv():
     return lambda s: lap.lapjv(-s)[1].astype(np.int32)
 
 
+@functools.cache
+def _auction_fn(variant: str):
+    """The variant's jitted auction, one per variant: every family of a size shares its
+    compilation."""
+    return jax.jit(functools.partial(auction, **VARIANTS[variant]))
+
+
+def _perm(variant: str, scores: jax.Array) -> jax.Array:
+    return _auction_fn(variant)(scores).perm
+
+
 def _solvers(b: int, variants) -> dict:
-    fns = {name: jax.jit(functools.partial(auction, **VARIANTS[name])) for name in variants}
-    fns = {name: (lambda s, f=f: f(s).perm) for name, f in fns.items()}
+    fns = {name: functools.partial(_perm, name) for name in variants}
     if b <= HOST_MAX_B:
         fns["scipy_roundtrip"] = functools.partial(_host_roundtrip, _scipy)
         if (lapjv := _lapjv()) is not None:
@@ -91,7 +101,7 @@ def bench_case(family: str, scores: np.ndarray, variants, repeats: int) -> dict:
     best = s64[np.arange(b), _scipy(s64)].sum() if b <= HOST_MAX_B else None
     row = {"family": family, "b": b, "seconds": times, "rounds": {}, "gap": {}, "converged": {}}
     for name in variants:
-        result = jax.jit(functools.partial(auction, **VARIANTS[name]))(device_scores)
+        result = _auction_fn(name)(device_scores)
         total = s64[np.arange(b), np.asarray(result.perm)].sum()
         row["rounds"][name] = int(result.rounds)
         row["converged"][name] = bool(result.converged)
