@@ -148,41 +148,30 @@ def test_several_rounds_per_loop_check_change_nothing(bidders):
 
 
 def test_fused_kernel_lowers_to_triton_for_cuda():
-    """Pallas lowers the kernel for CUDA GPUs (to a Triton custom call) on a machine without
-    one, alone and vmapped (one program per problem)."""
+    """Pallas lowers the kernel for an H100 (to a Triton custom call) on a machine without one:
+    alone, vmapped (one program per problem), and inside shard_map with its varying-axes check
+    on, over 4 devices, as `nat.scope=local` runs it."""
     from jax import export
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
 
     from natjax.assignment import fused
 
     solve = functools.partial(fused.fused_auction, scaling=8, max_rounds=100, interpret=False)
     checks = [export.DisabledSafetyCheck.custom_call("__gpu$xla.gpu.triton")]
-    for fn, lead in ((solve, ()), (jax.vmap(solve), (3,))):
-        shapes = [jax.ShapeDtypeStruct(lead + s, jnp.int32) for s in ((100, 100), (100,), ())]
-        exported = export.export(jax.jit(fn), platforms=["cuda"], disabled_checks=checks)
-        module = exported(*shapes).mlir_module()
+    mesh = fused.hopper_mesh((4,), ("data",))
+    per_device = jax.shard_map(jax.vmap(solve), mesh=mesh, in_specs=P("data"), out_specs=P("data"))
+    split = NamedSharding(mesh, P("data"))
+    cases = ((solve, (), None), (jax.vmap(solve), (3,), None), (per_device, (4,), split))
+    for fn, lead, sharding in cases:
+        shapes = [
+            jax.ShapeDtypeStruct(lead + s, jnp.int32, sharding=sharding)
+            for s in ((100, 100), (100,), ())
+        ]
+        with jax.sharding.use_abstract_mesh(mesh):
+            exported = export.export(jax.jit(fn), platforms=["cuda"], disabled_checks=checks)
+            module = exported(*shapes).mlir_module()
         assert "xla.gpu.triton" in module and 'name = "natjax_auction"' in module
-
-
-SHARD_MAP_LOWERING_SCRIPT = """
-import functools, jax, jax.numpy as jnp
-from jax import export
-from jax.sharding import NamedSharding, PartitionSpec as P
-from natjax.assignment import fused
-mesh = jax.make_mesh((4,), ("data",))
-solve = functools.partial(fused.fused_auction, scaling=8, max_rounds=100, interpret=False)
-f = jax.shard_map(jax.vmap(solve), mesh=mesh, in_specs=P("data"), out_specs=P("data"))
-sharding = NamedSharding(mesh, P("data"))
-shapes = [jax.ShapeDtypeStruct(s, jnp.int32, sharding=sharding)
-          for s in ((4, 64, 64), (4, 64), (4,))]
-checks = [export.DisabledSafetyCheck.custom_call("__gpu$xla.gpu.triton")]
-module = export.export(jax.jit(f), platforms=["cuda"], disabled_checks=checks)(*shapes)
-print("triton" if "xla.gpu.triton" in module.mlir_module() else "missing")
-"""
-
-
-def test_fused_kernel_lowers_for_cuda_inside_shard_map():
-    """With shard_map's varying-axes check on, as `nat.scope=local` runs it on 4 devices."""
-    assert run_on_devices(SHARD_MAP_LOWERING_SCRIPT, 4) == ["triton"]
 
 
 @settings(max_examples=40, deadline=None)

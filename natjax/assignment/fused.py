@@ -168,6 +168,17 @@ def _output(shape: tuple[int, ...], like: jax.Array) -> jax.ShapeDtypeStruct:
     return jax.ShapeDtypeStruct(shape, jnp.int32)
 
 
+def hopper_mesh(shape: tuple[int, ...] = (1,), names: tuple[str, ...] = ("data",)):
+    """An abstract mesh of H100s: under `jax.sharding.use_abstract_mesh(hopper_mesh())` the
+    kernel lowers for that GPU on a machine without one (JAX 0.11 asks the device which GPU it
+    lowers for). Used by the tests and `python -m natjax.bench kernel`."""
+    from jax.sharding import AbstractDevice, AbstractMesh, AxisType
+
+    h100 = AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", num_cores=132, platform="gpu")
+    types = (AxisType.Explicit,) * len(shape)
+    return AbstractMesh(shape, names, axis_types=types, abstract_device=h100)
+
+
 def padded_size(b: int) -> int:
     """The kernel's problem size: `b` rounded up to a power of two (Triton's block shapes)."""
     return max(2, pl.next_power_of_2(b))

@@ -33,7 +33,8 @@ def triton_ir(b: int, bidders: int, warps: int) -> str:
     )
     shapes = [jax.ShapeDtypeStruct(s, jnp.int32) for s in ((b, b), (b,), ())]
     solve = functools.partial(solve, interpret=False)
-    lowered = jax.jit(solve).trace(*shapes).lower(lowering_platforms=("cuda",))
+    with jax.sharding.use_abstract_mesh(fused.hopper_mesh()):
+        lowered = jax.jit(solve).trace(*shapes).lower(lowering_platforms=("cuda",))
     config = _triton_call(lowered.compiler_ir("stablehlo")).attributes["mhlo.backend_config"]
     with ir.Context() as context:
         jaxlib_triton.dialect.register_dialect(context)
