@@ -28,7 +28,7 @@ if [ -n "${QUICK:-}" ]; then
 else
   small=(256 1024) large=4096 huge=16384 epochs=3 preset=default step_only=resnet18 repeats=20
 fi
-pallas=auction,xla,xla_check_every_round,cold,pallas_k8,pallas_k16,pallas_k32,pallas_k64
+every=auction,xla,xla_check_every_round,cold,pallas_k8,pallas_k16,pallas_k32,pallas_k64
 fewer=auction,xla,xla_check_every_round,cold,pallas_k8  # At b = 4096 the default has 4 bidders.
 synthetic=random,nat_init,ties,duplicated,constant
 
@@ -59,12 +59,12 @@ assign() {  # assign NAME SECONDS SIZES VARIANTS [ARGS...]: the assignment bench
 stage versions 60 python -c "import jax, jaxlib; print(jax.__version__, jaxlib.__version__, jax.devices())"
 stage step 120 python -m natjax.bench step --only "$step_only" --dtype bfloat16 \
   --repeats "$repeats" --json "$OUT/step.json"
-assign "assignment_${small[0]}" 90 "${small[0]}" "$pallas" --scores "$synthetic"
-assign "assignment_${small[1]}" 100 "${small[1]}" "$pallas" --scores "$synthetic"
+assign "assignment_${small[0]}" 90 "${small[0]}" "$every" --scores "$synthetic"
+assign "assignment_${small[1]}" 100 "${small[1]}" "$every" --scores "$synthetic"
 stage train 60 python -m natjax.main --config="configs/nat.py:$preset" --workdir=/tmp/nat-run \
   --config.num_epochs="$epochs" --config.eval.monitor_every_epochs=0 \
   --config.eval.protocols=knn --config.progress_bar=False "${train_data[@]}"
-assign assignment_trained 60 "${small[0]},${small[1]}" "$pallas" --scores nat_trained \
+assign assignment_trained 60 "${small[0]},${small[1]}" "$every" --scores nat_trained \
   --workdir /tmp/nat-run
 assign "assignment_$large" 90 "$large" "$fewer" --scores "$synthetic"
 [ -n "$huge" ] && assign "assignment_$huge" 60 "$huge" auction,xla,cold --scores "$synthetic"

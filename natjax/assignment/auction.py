@@ -279,8 +279,9 @@ def auction(
       start: the first phase's epsilon is the benefits' span divided by this.
       scaling: each later phase divides epsilon by this.
       warm_start: Sinkhorn iterations for the starting prices (`prices.py`); 0 starts from
-        zero prices. (The defaults of these three measured fewest rounds over random, NAT-like,
-        integer and duplicated scores: `python -m natjax.bench assignment --sweep`.)
+        zero prices. (The defaults of these three were chosen from the round counts of
+        `python -m natjax.bench assignment --sweep` over random, NAT, integer and duplicated
+        scores: near the fewest rounds, at half the iterations of the setting with fewest.)
       max_rounds: bound on the bidding rounds over all phases (default `1024 * b + 10000`).
       kernel: `xla` (a loop of XLA ops per round) or `pallas` (every round in one kernel
         launch, `fused.py`); default: `default_kernel`.

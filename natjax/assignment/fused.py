@@ -15,8 +15,9 @@ worth anything to a real row.
 
 On GPUs the kernel is lowered through Pallas' Triton backend. Mosaic GPU (the backend Pallas
 picks by default on NVIDIA GPUs in JAX 0.10) rejected the kernel's row reductions ("No support
-for axes yet"). On TPUs Mosaic has no gather of rows by a vector index or prefix sum, so TPUs
-use the XLA kernels. Elsewhere (CPU tests) the same kernel runs in Pallas' interpret mode.
+for axes yet"). On TPUs Pallas has no lowering of the prefix sum that picks the bidders (JAX
+0.10.2), so TPUs use the XLA kernels. Elsewhere (CPU tests) the same kernel runs in Pallas'
+interpret mode.
 """
 
 import functools
@@ -159,7 +160,7 @@ def _kernel(
 
 def _output(shape: tuple[int, ...], like: jax.Array) -> jax.ShapeDtypeStruct:
     """An int32 output that varies over shard_map's mesh axes as `like` does (JAX 0.10 names
-    this type `manual_axis_type`, earlier versions `vma`)."""
+    this type `manual_axis_type`; `vma` is the fallback for versions that call it that)."""
     aval = jax.typeof(like)
     if hasattr(aval, "mat"):
         return jax.ShapeDtypeStruct(shape, jnp.int32, manual_axis_type=aval.mat)
@@ -187,8 +188,8 @@ def padded_size(b: int) -> int:
 def default_bidders(b: int) -> int:
     """Rows that bid per round (a power of two): 16 up to b = 512, then fewer, so that a
     `[k, n]` tile stays near 16 elements per thread with at most 16 warps (spill-free when
-    compiled for sm_90a: `python -m natjax.bench kernel`). Round counts barely depend on it
-    (`python -m natjax.bench assignment --sweep`); its speed is measured on a GPU."""
+    compiled for sm_90a: `python -m natjax.bench kernel`). Untimed: the GPU script's
+    `pallas_k*` variants measure the alternatives."""
     return min(padded_size(b), max(4, min(16, 8192 // padded_size(b))))
 
 
