@@ -57,6 +57,8 @@ def check_config(c: ConfigDict) -> None:
         c.optim.constant_fraction,
         "between 0 and 1",
     )
+    subsets = ("random", "first")
+    _require(c.data.subset in subsets, "data.subset", c.data.subset, " or ".join(subsets))
     _require(c.data.image_size > 0, "data.image_size", c.data.image_size, "positive")
     _require(c.input.crop_padding >= 0, "input.crop_padding", c.input.crop_padding, ">= 0")
     _require(

@@ -39,6 +39,8 @@ _ADDED_KEYS = (
     ("objective", "nat"),
     ("model.dtype", "float32"),
     ("nat.targets", "continuous"),
+    ("data.subset", "first"),
+    ("data.subset_seed", 0),
     (
         "eval.mlp",
         {

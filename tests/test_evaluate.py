@@ -80,3 +80,4 @@ def test_a_run_saved_before_the_newer_config_keys_still_evaluates(trained, tmp_p
     upgraded = upgrade_config({"input": {"sobel": False}, "model": {"dtype": "bfloat16"}})
     assert upgraded["input"] == {"filter": "raw"} and upgraded["model"]["dtype"] == "bfloat16"
     assert upgraded["objective"] == "nat" and upgraded["nat"]["targets"] == "continuous"
+    assert upgraded["data"] == {"subset": "first", "subset_seed": 0}  # They kept the first N.

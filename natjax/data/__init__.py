@@ -16,14 +16,22 @@ __all__ = ["Dataset", "Split", "epoch_ids", "load", "num_steps_per_epoch"]
 
 
 def load(config: ConfigDict) -> Dataset:
-    """Loads `config.data` and keeps the first `max_*_examples` of each split."""
+    """Loads `config.data` and keeps `max_*_examples` of each split (`subset`)."""
     dataset = _load_source(config)
     return Dataset(
         dataset.name,
-        dataset.train.head(config.max_train_examples),
-        dataset.test.head(config.max_test_examples),
+        _subset(dataset.train, config.max_train_examples, config),
+        _subset(dataset.test, config.max_test_examples, config),
         dataset.num_classes,
     )
+
+
+def _subset(split: Split, n: int, config: ConfigDict) -> Split:
+    """`n` examples of `split` (all when 0): drawn by `subset_seed` ("random"), which keeps
+    every class of a source stored class by class, or the first `n` ("first")."""
+    if config.subset == "first":
+        return split.head(n)
+    return split.sample(n, config.subset_seed)
 
 
 def _load_source(config: ConfigDict) -> Dataset:
