@@ -73,6 +73,17 @@ def _base() -> ml_collections.ConfigDict:
     c.input.flip = True  # Random horizontal flip, on device.
     # The encoder's input: "sobel" (grayscale gradients, the paper's), "highpass" or "raw".
     c.input.filter = "sobel"
+    # "paper": the random crops of the padded image and flips above; "strong": SimCLR-style
+    # views (natjax.views) with the settings of `input.strong` (crop_padding unused).
+    c.input.views = "paper"
+    c.input.strong = ml_collections.ConfigDict()
+    c.input.strong.min_scale = 0.2  # Smallest random-resized-crop area (share of the image).
+    c.input.strong.jitter = 0.4  # Brightness, contrast, saturation factors in [1 - j, 1 + j].
+    c.input.strong.hue = 0.1  # Hue rotation, up to this share of a turn.
+    c.input.strong.jitter_prob = 0.8
+    c.input.strong.grayscale_prob = 0.2
+    c.input.strong.blur_prob = 0.0
+    c.input.strong.solarize_prob = 0.0
 
     c.model = ml_collections.ConfigDict()
     c.model.encoder = "small_convnet"  # small_convnet | resnet18 | resnet50 | alexnet_bn

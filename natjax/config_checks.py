@@ -57,6 +57,14 @@ def check_config(c: ConfigDict) -> None:
         c.optim.constant_fraction,
         "between 0 and 1",
     )
+    kinds = ("paper", "strong")
+    _require(c.input.views in kinds, "input.views", c.input.views, " or ".join(kinds))
+    strong = c.input.strong
+    _require(0 < strong.min_scale <= 1, "input.strong.min_scale", strong.min_scale, "in (0, 1]")
+    for key in ("jitter", "hue"):
+        _require(strong[key] >= 0, f"input.strong.{key}", strong[key], ">= 0")
+    for key in ("jitter_prob", "grayscale_prob", "blur_prob", "solarize_prob"):
+        _require(0 <= strong[key] <= 1, f"input.strong.{key}", strong[key], "between 0 and 1")
     subsets = ("random", "first")
     _require(c.data.subset in subsets, "data.subset", c.data.subset, " or ".join(subsets))
     _require(c.data.image_size > 0, "data.image_size", c.data.image_size, "positive")

@@ -39,6 +39,19 @@ _ADDED_KEYS = (
     ("objective", "nat"),
     ("model.dtype", "float32"),
     ("nat.targets", "continuous"),
+    ("input.views", "paper"),
+    (
+        "input.strong",
+        {
+            "min_scale": 0.2,
+            "jitter": 0.4,
+            "hue": 0.1,
+            "jitter_prob": 0.8,
+            "grayscale_prob": 0.2,
+            "blur_prob": 0.0,
+            "solarize_prob": 0.0,
+        },
+    ),
     ("data.subset", "first"),
     ("data.subset_seed", 0),
     (

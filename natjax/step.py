@@ -27,6 +27,7 @@ from natjax.models import NATModel
 from natjax.sharding import DATA_AXIS
 from natjax.state import TrainState
 from natjax.targets import targets
+from natjax.views import ViewSpec, strong_view
 
 Batch = dict[str, jax.Array]  # {"images": uint8 [b, H, W, C], "ids": int32 [b]}
 Metrics = dict[str, jax.Array]
@@ -46,6 +47,7 @@ class StepConfig:
     flip: bool
     scope: str = "global"  # Re-assignment over the global batch, or each device's "local" one.
     targets: str = "continuous"  # natjax.targets.KINDS
+    views: ViewSpec | None = None  # Strong views; None: the paper's crops and flips.
 
 
 SCOPES = ("global", "local")
@@ -93,8 +95,11 @@ def reassign_on_mesh(z, c, solver: str, mesh: Mesh | None, scope: str) -> jax.Ar
 
 
 def augment(state: TrainState, batch: Batch, cfg: StepConfig) -> jax.Array:
-    """The batch's random crops and flips, drawn from `(state.rng, state.step)`."""
+    """The batch's random views, drawn from `(state.rng, state.step)`: the paper's crops and
+    flips, or `cfg.views`' strong ones."""
     rng = jax.random.fold_in(state.rng, state.step)
+    if cfg.views is not None:
+        return strong_view(rng, batch["images"], cfg.crop_size, cfg.views)
     return preprocess.random_crop_flip(
         rng, batch["images"], cfg.crop_size, cfg.crop_padding, cfg.flip
     )

@@ -25,6 +25,7 @@ from natjax import (
     monitor,
     preprocess,
     sharding,
+    views,
 )
 from natjax.config_checks import check_batch_fits, check_config, check_resume_config
 from natjax.errors import UserError
@@ -70,10 +71,18 @@ def setup(config: ConfigDict, workdir: str) -> Run:
         flip=config.input.flip,
         scope=config.nat.scope,
         targets=config.nat.targets,
+        views=view_spec(config.input),
     )
     tx = create_optimizer(config.optim, total_steps)
     model = create_model(config)
     return Run(config, workdir, dataset, mesh, model, tx, step_cfg, total_steps)
+
+
+def view_spec(input_config: ConfigDict) -> views.ViewSpec | None:
+    """`input.strong` as the step's ViewSpec when `input.views` is "strong", else None."""
+    if input_config.views != "strong":
+        return None
+    return views.ViewSpec(**input_config.strong.to_dict(), flip=input_config.flip)
 
 
 def _as_run(config: ConfigDict, num_classes: int) -> ConfigDict:

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from configs.nat import get_config
 from conftest import ROOT, tiny_config
 from natjax.evaluation import evaluate_checkpoint
 from natjax.train import train_and_evaluate
@@ -81,3 +82,6 @@ def test_a_run_saved_before_the_newer_config_keys_still_evaluates(trained, tmp_p
     assert upgraded["input"] == {"filter": "raw"} and upgraded["model"]["dtype"] == "bfloat16"
     assert upgraded["objective"] == "nat" and upgraded["nat"]["targets"] == "continuous"
     assert upgraded["data"] == {"subset": "first", "subset_seed": 0}  # They kept the first N.
+    assert upgraded["input"]["views"] == "paper"
+    fresh = json.loads(get_config().to_json_best_effort())
+    assert upgraded["input"]["strong"] == fresh["input"]["strong"]  # Resumes compare equal.

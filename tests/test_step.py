@@ -157,3 +157,23 @@ def test_supervised_step_learns_the_labels_of_a_batch():
         assert not bool(metrics["reassigned"])
     assert losses[0] > 1.0 and losses[-1] < 0.5 * losses[0], losses
     assert is_permutation(state.perm, n) and step._cache_size() == 1
+
+
+def test_strong_views_replace_the_paper_crops_and_the_step_still_compiles_once():
+    from natjax.step import augment
+    from natjax.views import ViewSpec
+
+    n, b = 16, 8
+    state, step, images = make(n, b, reassign_every=1, views=ViewSpec())
+    paper_cfg = StepConfig(1, 1, "auction", 0, 4, crop_size=6, crop_padding=1, flip=True)
+    batch = {"images": jnp.asarray(images[:b]), "ids": jnp.arange(b)}
+    strong = augment(
+        state, batch, paper_cfg.__class__(**{**paper_cfg.__dict__, "views": ViewSpec()})
+    )
+    paper = augment(state, batch, paper_cfg)
+    assert strong.shape == paper.shape == (b, 6, 6, 1) and strong.dtype == jnp.uint8
+    assert not np.array_equal(strong, paper)
+    for batch in batches(n, b, 2, images):
+        state, metrics = step(state, batch)
+        assert np.isfinite(float(metrics["loss"]))
+    assert is_permutation(state.perm, n) and step._cache_size() == 1
