@@ -71,25 +71,31 @@ def knn_top1(
 ) -> float:
     """Weighted kNN (Wu et al., 2018): the k nearest train points by cosine similarity vote for
     their label with weight `exp(similarity / temperature)`."""
-    train = _unit(jnp.asarray(train_x, jnp.float32))
+    train = unit(jnp.asarray(train_x, jnp.float32))
     labels = jax.nn.one_hot(jnp.asarray(train_y), num_classes)  # [n, classes]
     k = min(k, train.shape[0])
-    predict = jax.jit(functools.partial(_knn_predict, k=k, temperature=temperature))
+    predict = jax.jit(functools.partial(knn_predict, k=k, temperature=temperature))
     test = np.asarray(test_x, np.float32)
     correct = 0
     for start in range(0, len(test), chunk):
-        query = _unit(jnp.asarray(test[start : start + chunk]))
+        query = unit(jnp.asarray(test[start : start + chunk]))
         pred = predict(query, train, labels)
         correct += int(jnp.sum(pred == jnp.asarray(test_y[start : start + chunk])))
     return correct / len(test)
 
 
-def _unit(x):
+def unit(x):
+    """Rows scaled to unit length (zero rows stay near zero)."""
     return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-6)
 
 
-def _knn_predict(query, train, labels, *, k, temperature):
-    sims, idx = jax.lax.top_k(query @ train.T, k)  # [q, k]
+def knn_predict(query, train, labels, *, k, temperature, train_mask=None):
+    """Each unit query's class by weighted kNN over unit `train` rows with one-hot `labels`
+    (rows where `train_mask` is False never vote)."""
+    sims = query @ train.T
+    if train_mask is not None:
+        sims = jnp.where(train_mask, sims, -jnp.inf)
+    sims, idx = jax.lax.top_k(sims, k)  # [q, k]
     votes = jnp.einsum("qk,qkc->qc", jnp.exp(sims / temperature), labels[idx])
     return jnp.argmax(votes, -1)
 

@@ -23,6 +23,7 @@ from natjax import (
     evaluation,
     figures,
     monitor,
+    prefetch,
     preprocess,
     sharding,
     views,
@@ -33,6 +34,8 @@ from natjax.models import NATModel, create_model
 from natjax.optim import create_optimizer
 from natjax.state import TrainState, create_train_state
 from natjax.step import STEPS, StepConfig
+
+PREFETCH_BATCHES = 2  # Batches put on the devices ahead of the step.
 
 
 @dataclasses.dataclass
@@ -141,7 +144,8 @@ def batches(run: Run, start_step: int):
 def _knn_monitor(run: Run) -> monitor.KnnMonitor | None:
     if run.config.eval.monitor_every_epochs <= 0:
         return None
-    return monitor.KnnMonitor(run.config, run.model, run.dataset, run.step_cfg.crop_size)
+    crop_size = run.step_cfg.crop_size
+    return monitor.KnnMonitor(run.config, run.model, run.dataset, crop_size, run.mesh)
 
 
 def _is_monitor_step(steps_done: int, steps_per_epoch: int, eval_config) -> bool:
@@ -178,9 +182,10 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
     )
     writer, knn = monitor.MetricsWriter(run.workdir), _knn_monitor(run)
     t0, t_first, loss, monitoring = time.perf_counter(), None, float("nan"), 0.0
+    put = functools.partial(sharding.put_batch, mesh=run.mesh, batch_size=run.config.batch_size)
+    ready = prefetch.prefetch(batches(run, start), put, size=PREFETCH_BATCHES)
     try:
-        for step, rows in enumerate(batches(run, start), start=start):
-            batch = sharding.put_batch(rows, run.mesh, run.config.batch_size)
+        for step, batch in enumerate(ready, start=start):
             state, metrics = step_fn(state, batch)
             if t_first is None:
                 jax.block_until_ready(state)
@@ -198,11 +203,12 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
             if knn is not None and _is_monitor_step(step + 1, spe, run.config.eval):
                 t = time.perf_counter()
                 variables = {"params": state.params, "batch_stats": state.batch_stats}
-                writer.write(step + 1, knn_top1=knn(sharding.to_local(variables)))
+                writer.write(step + 1, knn_top1=knn(variables))
                 monitoring += time.perf_counter() - t
             bar.update(1)
         jax.block_until_ready(state)
     finally:  # Also when the run stops early: the saves in flight land.
+        ready.close()
         bar.close()
         writer.close()
         checkpointing.wait(manager)

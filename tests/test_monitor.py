@@ -1,7 +1,9 @@
 import glob
+import json
 import os
 
 import numpy as np
+import pytest
 
 from natjax import monitor
 
@@ -37,3 +39,50 @@ def test_monitor_subsets_are_fair_on_a_split_stored_class_by_class():
     again, _ = monitor.monitor_subsets(config, Dataset("sorted", split, split, 10))
     np.testing.assert_array_equal(again.images, bank.images)  # Drawn by the run's seed.
     assert split.sample(0, 0) is split and split.sample(5000, 0) is split
+
+
+MONITOR_VS_PROBE = """
+import json, sys
+import jax, numpy as np
+sys.path.insert(0, {root!r})
+from configs.nat import get_config
+from natjax import features, monitor, probes, sharding
+from natjax.data import Dataset, Split
+from natjax.models import NATModel, SmallConvNet
+from natjax.state import init_variables
+
+rng = np.random.default_rng(0)
+labels = rng.integers(0, 3, 90).astype(np.int32)
+images = (rng.integers(0, 60, (90, 8, 8, 1)) + 60 * labels[:, None, None, None]).astype(np.uint8)
+split = Split(images, labels)
+dataset = Dataset("toy", split, split, 3)
+config = get_config("smoke")
+config.eval.update(batch_size=16, knn_k=7, monitor_train_examples=61, monitor_test_examples=29)
+model = NATModel(SmallConvNet((4,)), target_dim=4)
+variables = init_variables(model, jax.random.key(0), (8, 8, 1))
+mesh = sharding.make_mesh()
+knn = monitor.KnnMonitor(config, model, dataset, 8, mesh)
+on_device = knn(jax.device_put(variables, sharding.state_sharding(mesh)))
+bank, queries = monitor.monitor_subsets(config, dataset)
+encode = features.make_encode_fn(model, 8)
+bank_x = features.extract(encode, variables, bank.images, 16)
+query_x = features.extract(encode, variables, queries.images, 16)
+reference = probes.knn_top1(bank_x, bank.labels, query_x, queries.labels, 3, k=7, temperature=0.07)
+print(json.dumps({{"devices": jax.device_count(), "on_device": on_device, "reference": reference}}))
+"""
+
+
+@pytest.mark.parametrize("devices", [1, 4])
+def test_the_on_device_monitor_matches_the_knn_probe_on_extracted_features(devices):
+    """The bank (61) and queries (29) do not fill whole chunks of 16: the padding must neither
+    vote nor count; on 4 devices each chunk is split over the mesh."""
+    from test_scale_out import python
+
+    from conftest import ROOT
+
+    out = python(MONITOR_VS_PROBE.format(root=ROOT), devices)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["devices"] == devices
+    assert result["on_device"] == result["reference"]
+    assert 0.4 < result["reference"] < 1.0  # The toy classes are separable, the encoder random.

@@ -5,18 +5,19 @@ Times, side by side on the same run (a preset of `configs/nat.py` on its real da
   host and placed on the devices (`train.batches` + `sharding.put_batch`); the random crops,
   flips and the Sobel filter run on the device, inside the step;
 - the step alone (NAT with re-assignment) on one batch already on the devices;
-- the loop as training runs it: pipeline then step, the step dispatched asynchronously so the
-  next batch is prepared while it runs.
+- the loop as training runs it: the step on batches the pipeline's background thread put on
+  the devices ahead of it (`natjax.prefetch`, `train.PREFETCH_BATCHES` deep).
 Each figure is the median of alternating rounds of 10 batches, after compilation.
 """
 
+import functools
 import statistics
 import tempfile
 import time
 
 import jax
 
-from natjax import sharding, train
+from natjax import prefetch, sharding, train
 from natjax.bench.timing import load_config
 from natjax.state import create_train_state
 
@@ -62,8 +63,17 @@ def bench_config(config, steps: int = 10, rounds: int = 5) -> dict:
         holder["state"], metrics = step_fn(holder["state"], fixed if batch is None else batch)
         return metrics
 
-    fns = {"pipeline": pipeline, "step": step, "loop": lambda: step(pipeline())}
-    ips = {name: b / s for name, s in _rounds(fns, steps, rounds).items()}
+    def endless():
+        while True:
+            yield from train.batches(run, 0)
+
+    put = functools.partial(sharding.put_batch, mesh=run.mesh, batch_size=b)
+    ready = prefetch.prefetch(endless(), put, size=train.PREFETCH_BATCHES)
+    fns = {"pipeline": pipeline, "step": step, "loop": lambda: step(next(ready))}
+    try:
+        ips = {name: b / s for name, s in _rounds(fns, steps, rounds).items()}
+    finally:
+        ready.close()
     return {
         "dataset": config.data.name,
         "encoder": config.model.encoder,
