@@ -88,6 +88,7 @@ def _base() -> ml_collections.ConfigDict:
     c.model = ml_collections.ConfigDict()
     c.model.encoder = "small_convnet"  # small_convnet | resnet18 | resnet50 | alexnet_bn
     c.model.widths = (32, 64, 128)  # small_convnet only.
+    c.model.pool = "flatten"  # small_convnet's representation: "flatten" or "avg" (global).
     c.model.cifar_stem = True  # resnet18/50 only: 3x3 stem, no max-pool (for 32 px inputs).
     c.model.head_widths = ()  # Hidden layers of the projection head (Dense-BN-ReLU).
     c.model.target_dim = 64  # d: the targets live on the unit sphere of R^d.

@@ -28,6 +28,8 @@ def check_config(c: ConfigDict) -> None:
         c.model.encoder,
         f"one of {', '.join(models.ENCODERS)}",
     )
+    pools = models.POOLS
+    _require(c.model.pool in pools, "model.pool", c.model.pool, " or ".join(pools))
     dtypes = models.DTYPES
     _require(c.model.dtype in dtypes, "model.dtype", c.model.dtype, " or ".join(dtypes))
     _require(c.model.target_dim > 0, "model.target_dim", c.model.target_dim, "positive")

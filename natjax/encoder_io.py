@@ -39,6 +39,7 @@ _ADDED_KEYS = (
     ("objective", "nat"),
     ("model.dtype", "float32"),
     ("nat.targets", "continuous"),
+    ("model.pool", "flatten"),
     ("input.views", "paper"),
     (
         "input.strong",

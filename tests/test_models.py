@@ -56,6 +56,18 @@ def test_small_convnet_parameter_count():
     assert h.shape == (1, 7 * 7 * 128) and z.shape == (1, 64)
 
 
+def test_small_convnet_average_pool_is_the_mean_of_the_flattened_map():
+    config = get_config()
+    images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1)), jnp.uint8)
+    flat_model = models.create_model(config)
+    variables = flat_model.init(jax.random.key(0), images, train=False)
+    config.model.pool = "avg"
+    h_avg, _ = models.create_model(config).apply(variables, images, train=False)
+    h_flat, _ = flat_model.apply(variables, images, train=False)
+    assert h_avg.shape == (3, 128)
+    np.testing.assert_allclose(h_avg, h_flat.reshape(3, 49, 128).mean(1), rtol=1e-5, atol=1e-6)
+
+
 def test_alexnet_bn_parameter_count_and_pool5_shape():
     config = get_config("imagenet")
     count, (h, z) = encoder_params(config, (224, 224, 3))

@@ -6,6 +6,7 @@ from ml_collections import ConfigDict
 from natjax.models.alexnet import AlexNetBN
 from natjax.models.nat_model import NATModel
 from natjax.models.resnet import ResNet18, ResNet50
+from natjax.models.small_convnet import POOLS as POOLS
 from natjax.models.small_convnet import SmallConvNet
 
 ENCODERS = ("small_convnet", "resnet18", "resnet50", "alexnet_bn")
@@ -18,7 +19,7 @@ def create_encoder(config: ConfigDict):
     """The encoder named by `config.encoder` (one of ENCODERS), computing in `config.dtype`."""
     dtype = jnp.dtype(config.dtype)
     if config.encoder == "small_convnet":
-        return SmallConvNet(tuple(config.widths), dtype=dtype)
+        return SmallConvNet(tuple(config.widths), pool=config.pool, dtype=dtype)
     if config.encoder == "resnet18":
         return ResNet18(cifar_stem=config.cifar_stem, dtype=dtype)
     if config.encoder == "resnet50":
