@@ -57,13 +57,11 @@ def test_small_convnet_parameter_count():
 
 
 def test_small_convnet_average_pool_is_the_mean_of_the_flattened_map():
-    config = get_config()
-    images = jnp.asarray(np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1)), jnp.uint8)
-    flat_model = models.create_model(config)
-    variables = flat_model.init(jax.random.key(0), images, train=False)
-    config.model.pool = "avg"
-    h_avg, _ = models.create_model(config).apply(variables, images, train=False)
-    h_flat, _ = flat_model.apply(variables, images, train=False)
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 28, 28, 2)), jnp.float32)
+    flat = models.SmallConvNet()
+    variables = flat.init(jax.random.key(0), x, train=False)
+    h_avg = models.SmallConvNet(pool="avg").apply(variables, x, train=False)
+    h_flat = flat.apply(variables, x, train=False)
     assert h_avg.shape == (3, 128)
     np.testing.assert_allclose(h_avg, h_flat.reshape(3, 49, 128).mean(1), rtol=1e-5, atol=1e-6)
 
