@@ -20,7 +20,8 @@ def make_folder(root, size, test_split, n_train=8, n_test=4):
 
 
 @pytest.mark.parametrize(
-    ("preset", "feature_dim"), [("cifar10", 512), ("cifar10_cpu", 8192), ("imagenet", 9216)]
+    ("preset", "feature_dim"),
+    [("cifar10", 512), ("cifar10_strong", 512), ("cifar10_cpu", 8192), ("imagenet", 9216)],
 )
 def test_preset_runs_one_epoch(tmp_path, preset, feature_dim):
     config = get_config(preset)
@@ -36,6 +37,6 @@ def test_preset_runs_one_epoch(tmp_path, preset, feature_dim):
 
 
 def test_unknown_preset_names_the_choices():
-    choices = "ablation, cifar10, cifar10_cpu, default, imagenet, smoke"
+    choices = "ablation, cifar10, cifar10_cpu, cifar10_strong, default, imagenet, smoke"
     with pytest.raises(ValueError, match=choices):
         get_config("imagenet21k")
