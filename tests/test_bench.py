@@ -71,11 +71,19 @@ def test_summary_states_the_default_schedule_ratio():
     assert abs(summary.default_schedule_ratio(row) - 0.75) < 1e-12
 
 
-def test_step_bench_compares_the_three_steps_on_one_batch():
+def test_step_bench_compares_the_three_steps_on_one_batch(capsys):
     row = step.bench_case("small_convnet", 28, 1, 16, repeats=1)
     assert row["images_per_second"].keys() == {"nat_reassign", "nat_no_reassign", "supervised"}
     assert all(v > 0 for v in row["images_per_second"].values())
     assert "small_convnet | float32 | 28 | 16" in step.format_table([row])
+    compiled = {"nat_reassign", "nat_no_reassign", "supervised", "features", "reassign"}
+    assert row["compile_seconds"].keys() == compiled
+    assert all(s > 0 for s in row["compile_seconds"].values())
+    assert "small_convnet 28 px batch 16 float32: compiled supervised in" in capsys.readouterr().err
+    # Per 28 px image: Sobel (28^2 x 2 x 9), three 3x3 convs (2 -> 32 at 28^2, 32 -> 64 at 14^2,
+    # 64 -> 128 at 7^2) and the 64-d projection of the 7 x 7 x 128 map; 2 FLOPs a MAC.
+    convs = 28**2 * 2 * 9 + 28**2 * 32 * 9 * 2 + 14**2 * 64 * 9 * 32 + 7**2 * 128 * 9 * 64
+    assert row["forward_gflops_per_image"] * 1e9 == 2 * (convs + 7 * 7 * 128 * 64)
 
 
 def test_bench_cli_writes_json(tmp_path):
@@ -174,21 +182,33 @@ def test_step_bench_runs_the_gpu_encoders_only_on_an_accelerator():
     assert step.cases("cpu") == step.CPU_CASES
     gpu = step.cases("gpu")
     assert {("alexnet_bn", 224, 3, 1024), ("resnet50", 224, 3, 256)} <= set(gpu)
+    assert ("resnet50", 224, 3, 1024) not in gpu  # Only with --batch.
+    assert ("resnet50", 224, 3, 1024) in step.cases("gpu", (256, 1024))
+    assert step.cases("cpu", (8,)) == (("small_convnet", 28, 1, 8), ("resnet18", 32, 3, 8))
     assert step.peak_flops("NVIDIA H100 80GB HBM3") == 989e12
     assert step.peak_flops("NVIDIA H100 PCIe") == 756e12
     assert step.peak_flops("cpu") is None
 
 
-def test_step_bench_reports_a_case_out_of_memory_and_goes_on(monkeypatch):
-    def bench_case(encoder, *args):
+def test_step_bench_reports_a_case_out_of_memory_and_goes_on(monkeypatch, capsys):
+    def bench_case(encoder, size, channels, b, *args):
         if encoder == "resnet18":
             raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating")
-        return {"encoder": encoder}
+        return {
+            "encoder": encoder,
+            "dtype": "float32",
+            "image_size": size,
+            "batch": b,
+            "error": "-",
+        }
 
     monkeypatch.setattr(step, "bench_case", bench_case)
-    rows = step.run(repeats=1)
-    assert rows[0] == {"encoder": "small_convnet"} and rows[1]["error"] == "out of memory"
+    reported = []
+    rows = step.run(repeats=1, report=lambda rows: reported.append(len(rows)))
+    assert rows[0]["encoder"] == "small_convnet" and rows[1]["error"] == "out of memory"
     assert "resnet18 | float32 | 32 | 256 | out of memory" in step.format_table(rows[1:])
+    assert reported == [1, 2]  # After each case.
+    assert "resnet18 | float32 | 32 | 256 | out of memory" in capsys.readouterr().err
 
 
 def test_kernel_bench_lowers_the_fused_kernel_to_triton_ir():
