@@ -100,6 +100,19 @@ def test_bench_cli_writes_json(tmp_path):
     assert bad.returncode != 0 and "Unknown score family or variant: magic" in bad.stderr
 
 
+def test_step_bench_cli_reports_each_case_as_it_goes(tmp_path):
+    out = tmp_path / "step.json"
+    cmd = [sys.executable, "-m", "natjax.bench", "step", "--only", "small_convnet"]
+    cmd += ["--batch", "8", "--repeats", "1", "--json", str(out)]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["batch"] == 8 and row["forward_gflops_per_image"] > 0
+    assert row["compile_seconds"]["nat_reassign"] > 0
+    assert "compiled nat_reassign in" in result.stderr
+    assert "small_convnet | float32 | 28 | 8 |" in result.stderr  # The row, when done.
+
+
 def test_scaling_bench_times_the_global_and_local_assignment():
     row = scaling.bench_case(1, 16, repeats=1)
     assert row["images_per_second"].keys() == {"none", "global", "local"}
