@@ -1,9 +1,9 @@
 """The model's FLOPs, counted from its jaxpr: the same figure on every backend.
 
-Only convolutions and matrix products are counted, as the published counts (torchvision's,
-ptflops', the ResNet paper's) do: a multiply-add (MAC) per kernel tap and input feature of each
-output element, padding taps included. Element-wise ops (batch norm, ReLU, the residual adds,
-the pools) are left out. FLOPs = 2 x MACs.
+Only convolutions and matrix products are counted, as the published counts (the ResNet paper's,
+torchvision's table) do: a multiply-add (MAC) per kernel tap and input feature of each output
+element, padding taps included. Element-wise ops (batch norm, ReLU, the residual adds, the
+pools) are left out. FLOPs = 2 x MACs.
 
 XLA's cost analysis of a compiled program is no substitute: on a GPU the convolutions that run
 as cuDNN calls are missing from it, and on a CPU it leaves out the taps that fall on padding
