@@ -71,11 +71,19 @@ def test_summary_states_the_default_schedule_ratio():
     assert abs(summary.default_schedule_ratio(row) - 0.75) < 1e-12
 
 
-def test_step_bench_compares_the_three_steps_on_one_batch():
+def test_step_bench_compares_the_three_steps_on_one_batch(capsys):
     row = step.bench_case("small_convnet", 28, 1, 16, repeats=1)
     assert row["images_per_second"].keys() == {"nat_reassign", "nat_no_reassign", "supervised"}
     assert all(v > 0 for v in row["images_per_second"].values())
     assert "small_convnet | float32 | 28 | 16" in step.format_table([row])
+    compiled = {"init", "nat_reassign", "nat_no_reassign", "supervised", "features", "reassign"}
+    assert row["compile_seconds"].keys() == compiled
+    assert all(s > 0 for s in row["compile_seconds"].values())
+    assert "small_convnet 28 px batch 16 float32: compiled supervised in" in capsys.readouterr().err
+    # Per 28 px image: Sobel (28^2 x 2 x 9), three 3x3 convs (2 -> 32 at 28^2, 32 -> 64 at 14^2,
+    # 64 -> 128 at 7^2) and the 64-d projection of the 7 x 7 x 128 map; 2 FLOPs a MAC.
+    convs = 28**2 * 2 * 9 + 28**2 * 32 * 9 * 2 + 14**2 * 64 * 9 * 32 + 7**2 * 128 * 9 * 64
+    assert row["forward_gflops_per_image"] * 1e9 == 2 * (convs + 7 * 7 * 128 * 64)
 
 
 def test_bench_cli_writes_json(tmp_path):
@@ -90,6 +98,19 @@ def test_bench_cli_writes_json(tmp_path):
     assert set(report["rows"][0]["rounds"]) == {"auction", "xla"}
     bad = subprocess.run(cmd[:-4] + ["--scores", "magic"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode != 0 and "Unknown score family or variant: magic" in bad.stderr
+
+
+def test_step_bench_cli_reports_each_case_as_it_goes(tmp_path):
+    out = tmp_path / "step.json"
+    cmd = [sys.executable, "-m", "natjax.bench", "step", "--only", "small_convnet"]
+    cmd += ["--batch", "8", "--repeats", "1", "--json", str(out)]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["batch"] == 8 and row["forward_gflops_per_image"] > 0
+    assert row["compile_seconds"]["nat_reassign"] > 0
+    assert "compiled nat_reassign in" in result.stderr
+    assert "small_convnet | float32 | 28 | 8 |" in result.stderr  # The row, when done.
 
 
 def test_scaling_bench_times_the_global_and_local_assignment():
@@ -109,21 +130,59 @@ def test_input_bench_times_pipeline_step_and_loop_on_one_run(tmp_path):
     assert "fashion_mnist | small_convnet | 16 |" in input_pipeline.format_table([row])
 
 
-def test_step_bench_counts_resnet50s_published_flops():
-    import jax.numpy as jnp
-    import optax
-
+def _image_macs(encoder: str, size: int, input_filter: str) -> float:
+    """The MACs per image of `encoder` as the step benchmark configures it."""
+    from natjax.bench import flops
     from natjax.models import create_model
-    from natjax.state import create_train_state
 
-    config = step._config("resnet50")
-    config.input.filter = "raw"
-    model = create_model(config)
-    state = create_train_state(model, optax.sgd(0.1), 0, 2, (224, 224, 3))
-    flops = step.forward_flops(model, state, jnp.zeros((2, 224, 224, 3), jnp.uint8)) / 2
-    # ResNet-50 at 224 px: 4.09 G multiply-adds (torchvision's table), plus the NAT head's
-    # 0.04 G and the batch norms' few element-wise FLOPs.
-    assert 2 * 4.05e9 < flops < 2 * 4.2e9
+    config = step._config(encoder)
+    config.input.filter = input_filter
+    return flops.image_flops(create_model(config), (size, size, 3)) / 2
+
+
+def test_flop_count_of_one_dense_and_one_grouped_strided_conv():
+    import flax.linen as nn
+
+    from natjax.bench import flops
+
+    class Two(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = nn.Conv(8, (3, 3), (2, 2), feature_group_count=2)(x)  # [1, 6, 6, 4] -> [1, 3, 3, 8]
+            return nn.Dense(5)(x.reshape(1, -1))  # 72 -> 5
+
+    x = jax.ShapeDtypeStruct((1, 6, 6, 4), np.float32)
+    variables = jax.eval_shape(Two().init, jax.random.PRNGKey(0), x)
+    jaxpr = jax.make_jaxpr(Two().apply)(variables, x)
+    # 72 outputs x 9 taps x 2 input features per group, then 72 x 5.
+    assert flops.macs(jaxpr) == 72 * 9 * 2 + 72 * 5
+
+
+def test_flop_count_enters_scan_cond_and_remat():
+    from natjax.bench import flops
+
+    def f(x):
+        x = jax.lax.scan(lambda c, _: (c @ c, None), x, None, length=3)[0]  # 3 x 64 MACs.
+        x = jax.lax.cond(x[0, 0] > 0, lambda a: a @ a, lambda a: a @ a @ a, x)  # The costlier.
+        return jax.jit(jax.checkpoint(lambda a: jax.nn.relu(a) @ a))(x)  # 64.
+
+    assert flops.macs(jax.make_jaxpr(f)(np.ones((4, 4), np.float32))) == (3 + 2 + 1) * 64
+
+
+def test_flop_count_of_resnet50_at_224px_is_the_published_one():
+    # torchvision's ResNet-50 (v1.5): 4.09 G multiply-adds, plus the NAT head of the `imagenet`
+    # preset (2048 -> 4096 -> 4096 -> 4096: 41.9 M).
+    published = 4.09e9 + (2048 + 4096 + 4096) * 4096
+    assert abs(_image_macs("resnet50", 224, "raw") / published - 1) < 0.01
+
+
+def test_flop_count_of_the_cifar_resnet18_is_the_published_one():
+    # kuangliu/pytorch-cifar's ResNet18 (3x3 stem, no max-pool, 10-way fc): 0.556 G MACs.
+    macs = _image_macs("resnet18", 32, "raw")
+    assert abs(macs / 0.556e9 - 1) < 0.005
+    # Sobel's 2 channels take a third of the stem's 1.77 M MACs (32 x 32 x 64 x 9 x 1) and
+    # add the filter's own (32 x 32 x (3 + 9 x 2)).
+    assert _image_macs("resnet18", 32, "sobel") == macs - 32 * 32 * 64 * 9 + 32 * 32 * 21
 
 
 def test_step_bench_writes_a_profile_and_has_no_peak_on_cpu(tmp_path):
@@ -136,21 +195,33 @@ def test_step_bench_runs_the_gpu_encoders_only_on_an_accelerator():
     assert step.cases("cpu") == step.CPU_CASES
     gpu = step.cases("gpu")
     assert {("alexnet_bn", 224, 3, 1024), ("resnet50", 224, 3, 256)} <= set(gpu)
+    assert ("resnet50", 224, 3, 1024) not in gpu  # Only with --batch.
+    assert ("resnet50", 224, 3, 1024) in step.cases("gpu", (256, 1024))
+    assert step.cases("cpu", (8,)) == (("small_convnet", 28, 1, 8), ("resnet18", 32, 3, 8))
     assert step.peak_flops("NVIDIA H100 80GB HBM3") == 989e12
     assert step.peak_flops("NVIDIA H100 PCIe") == 756e12
     assert step.peak_flops("cpu") is None
 
 
-def test_step_bench_reports_a_case_out_of_memory_and_goes_on(monkeypatch):
-    def bench_case(encoder, *args):
+def test_step_bench_reports_a_case_out_of_memory_and_goes_on(monkeypatch, capsys):
+    def bench_case(encoder, size, channels, b, *args):
         if encoder == "resnet18":
             raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating")
-        return {"encoder": encoder}
+        return {
+            "encoder": encoder,
+            "dtype": "float32",
+            "image_size": size,
+            "batch": b,
+            "error": "-",
+        }
 
     monkeypatch.setattr(step, "bench_case", bench_case)
-    rows = step.run(repeats=1)
-    assert rows[0] == {"encoder": "small_convnet"} and rows[1]["error"] == "out of memory"
+    reported = []
+    rows = step.run(repeats=1, report=lambda rows: reported.append(len(rows)))
+    assert rows[0]["encoder"] == "small_convnet" and rows[1]["error"] == "out of memory"
     assert "resnet18 | float32 | 32 | 256 | out of memory" in step.format_table(rows[1:])
+    assert reported == [1, 2]  # After each case.
+    assert "resnet18 | float32 | 32 | 256 | out of memory" in capsys.readouterr().err
 
 
 def test_kernel_bench_lowers_the_fused_kernel_to_triton_ir():

@@ -9,15 +9,22 @@ re-assignment costs; so the re-assignment is also timed on its own (`reassign` j
 on the features and targets of the re-assigning variant's state after the timed steps) and
 reported as a share of the step without it.
 
-On an accelerator the GPU cases (AlexNet and ResNet-50 at 224 px, batch 256 and 1024) run
-too, with the model FLOPs utilisation: 3 x the forward pass's FLOPs (XLA's count) per image,
-times images/s, over the chip's dense bfloat16 peak (`peak_flops`). A case that does not fit
-in the accelerator's memory is reported as such and the others still run. `--profile DIR`
-also writes a `jax.profiler` trace of a few steps of each variant per case.
+Each program is compiled ahead of the timed steps, and its compile time is reported apart
+(`compile_seconds`). Progress and each case's row go to stderr as soon as they are known.
+
+Every row has the forward pass's FLOPs per image, counted from the model's jaxpr
+(`natjax.bench.flops`: the same figure on every backend). On an accelerator the GPU cases
+(AlexNet at 224 px, batch 256 and 1024; ResNet-50 at 224 px, batch 256) run too, with the model
+FLOPs utilisation: 3 x the forward FLOPs per image, times images/s, over the chip's dense
+bfloat16 peak (`peak_flops`). A case that does not fit in the accelerator's memory is reported
+as such and the others still run. `--profile DIR` also writes a `jax.profiler` trace of a few
+steps of each variant per case.
 """
 
 import functools
 import os
+import sys
+import time
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +32,7 @@ import ml_collections
 import numpy as np
 import optax
 
+from natjax.bench.flops import image_flops
 from natjax.bench.timing import load_config, median_seconds
 from natjax.loss import l2_normalize
 from natjax.models import create_model
@@ -41,7 +49,14 @@ from natjax.targets import targets
 
 # (encoder, image size, channels, batch)
 CPU_CASES = (("small_convnet", 28, 1, 256), ("resnet18", 32, 3, 256))
-GPU_CASES = tuple((e, 224, 3, b) for e in ("alexnet_bn", "resnet50") for b in (256, 1024))
+# ResNet-50 at batch 256 only (1024 with `--batch`): the batch of the paper and of torchvision's
+# recipe, and in float32 a batch of 1024 needs about 4 x the activation memory of 256, near or
+# past an 80 GB GPU's, and doubles the case's compile and run time.
+GPU_CASES = (
+    ("alexnet_bn", 224, 3, 256),
+    ("alexnet_bn", 224, 3, 1024),
+    ("resnet50", 224, 3, 256),
+)
 PRESETS = {  # The configs/nat.py preset each encoder is benchmarked with.
     "small_convnet": "default",
     "resnet18": "cifar10",
@@ -68,9 +83,13 @@ def peak_flops(device_kind: str) -> float | None:
     return next((peak for name, peak in PEAK_FLOPS if name in device_kind), None)
 
 
-def cases(backend: str) -> tuple:
-    """The CPU cases, and the GPU ones on an accelerator."""
-    return CPU_CASES + (GPU_CASES if backend != "cpu" else ())
+def cases(backend: str, batches: tuple[int, ...] | None = None) -> tuple:
+    """The CPU cases, and the GPU ones on an accelerator; each encoder at `batches` if given."""
+    default = CPU_CASES + (GPU_CASES if backend != "cpu" else ())
+    if batches is None:
+        return default
+    inputs = dict.fromkeys(case[:3] for case in default)  # (encoder, size, channels), in order.
+    return tuple((*case, b) for case in inputs for b in batches)
 
 
 def _config(encoder: str, dtype: str = "float32") -> ml_collections.ConfigDict:
@@ -82,13 +101,24 @@ def _config(encoder: str, dtype: str = "float32") -> ml_collections.ConfigDict:
     return config
 
 
-def forward_flops(model, state, images: jax.Array) -> float:
-    """XLA's count of the FLOPs of one forward pass of `model` on `images` (train mode)."""
-    variables = {"params": state.params, "batch_stats": state.batch_stats}
-    apply = functools.partial(model.apply, train=True, mutable=["batch_stats"])
-    cost = jax.jit(apply).lower(variables, images).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost  # A list in older JAX versions.
-    return float(cost.get("flops", 0.0))
+def progress(case: str):
+    """A logger of `case`'s progress: each message on stderr, with the seconds since it began."""
+    start = time.perf_counter()
+
+    def log(message: str) -> None:
+        print(
+            f"[{time.perf_counter() - start:6.1f} s] {case}: {message}", file=sys.stderr, flush=True
+        )
+
+    return log
+
+
+def compile_ahead(fn, *args) -> tuple:
+    """`fn` (jitted) compiled for `args`, and the seconds its tracing, lowering and compiling
+    took."""
+    start = time.perf_counter()
+    compiled = fn.lower(*args).compile()
+    return compiled, time.perf_counter() - start
 
 
 def profile(fns: dict, logdir: str, steps: int = 3) -> None:
@@ -115,13 +145,22 @@ def step_config(config, size: int, every: int, scope: str = "global") -> StepCon
     )
 
 
-def _time_reassign_alone(state, batch, model, cfg: StepConfig, repeats: int) -> float:
-    """Median seconds of the step's re-assignment alone, on `state`'s features and targets."""
+def _features_and_targets(state, batch, model, cfg: StepConfig) -> tuple:
+    """The step's normalised features of `batch` and the targets its images hold."""
     proj, _ = apply_train(model, state, state.params, augment(state, batch, cfg))
-    z = l2_normalize(proj)
-    c = targets(cfg.target_seed, state.perm[batch["ids"]], cfg.target_dim)
+    return l2_normalize(proj), targets(cfg.target_seed, state.perm[batch["ids"]], cfg.target_dim)
+
+
+def _time_reassign_alone(state, batch, model, cfg: StepConfig, repeats: int) -> tuple:
+    """Median seconds of the step's re-assignment alone, on `state`'s features and targets;
+    and the compile seconds of the features and of the re-assignment."""
+    features = jax.jit(functools.partial(_features_and_targets, model=model, cfg=cfg))
+    features, features_seconds = compile_ahead(features, state, batch)
+    z, c = features(state, batch)
     solve = jax.jit(functools.partial(reassign, solver=cfg.solver))
-    return median_seconds({"reassign": functools.partial(solve, z, c)}, repeats)["reassign"]
+    solve, solve_seconds = compile_ahead(solve, z, c)
+    alone = median_seconds({"reassign": functools.partial(solve, z, c)}, repeats)["reassign"]
+    return alone, {"features": features_seconds, "reassign": solve_seconds}
 
 
 def _runner(step_fn, state, batch):
@@ -136,28 +175,46 @@ def _runner(step_fn, state, batch):
     return run
 
 
-def _variants(config, images: np.ndarray, batch: dict) -> tuple[dict, tuple]:
-    """The three variants' runners, and (model, step config, state holder) of the re-assigning
-    one."""
-    size, channels = images.shape[1], images.shape[-1]
+def _initial_state(model, tx, images: np.ndarray) -> tuple:
+    """The train state at step 0 for `images`, from one jitted program (op by op, ResNet-50's
+    initialisation took longer than that program's compilation on a CPU: 16 s against 10 s),
+    and the seconds it took to compile and run."""
+    start = time.perf_counter()
+    init = functools.partial(create_train_state, model, tx, 0, len(images), images.shape[1:])
+    state = jax.block_until_ready(jax.jit(init)())
+    return state, time.perf_counter() - start
+
+
+def _variants(config, images: np.ndarray, batch: dict, log) -> tuple[dict, dict, tuple]:
+    """The three variants' runners (compiled); the seconds that compiling each took, and
+    initialising the states (`init`); and (model, step config, state holder) of the
+    re-assigning one."""
+    size = images.shape[1]
     tx = optax.sgd(0.01, momentum=0.9)
-    fns = {}
+    model = create_model(config)
+    fns, seconds = {}, {}
+    nat_state, seconds["init"] = _initial_state(model, tx, images)
+    log(f"initialised the NAT model in {seconds['init']:.1f} s")
     for name, every in (("nat_reassign", 1), ("nat_no_reassign", 0)):
-        model = create_model(config)
         cfg = step_config(config, size, every)
         step = jax.jit(functools.partial(train_step, model=model, tx=tx, cfg=cfg), donate_argnums=0)
-        state = create_train_state(model, tx, 0, len(images), (size, size, channels))
+        state = jax.tree.map(jnp.copy, nat_state)  # Each variant donates its own copy.
+        step, seconds[name] = compile_ahead(step, state, batch)
         fns[name] = _runner(step, state, batch)
-        if every:
-            reassigning = (model, cfg, fns[name].holder)
+        log(f"compiled {name} in {seconds[name]:.1f} s")
+    reassigning = (model, step_config(config, size, 1), fns["nat_reassign"].holder)
     config.model.target_dim = 10
     model = create_model(config)
     cfg = step_config(config, size, 0)  # The same random crops and flips as NAT's steps.
-    step = functools.partial(supervised_step, model=model, tx=tx, cfg=cfg)
-    step = jax.jit(step, donate_argnums=0)
-    state = create_train_state(model, tx, 0, len(images), images.shape[1:])
+    step = jax.jit(
+        functools.partial(supervised_step, model=model, tx=tx, cfg=cfg), donate_argnums=0
+    )
+    state, init_seconds = _initial_state(model, tx, images)
+    seconds["init"] += init_seconds
+    step, seconds["supervised"] = compile_ahead(step, state, batch)
     fns["supervised"] = _runner(step, state, batch)
-    return fns, reassigning
+    log(f"compiled supervised in {seconds['supervised']:.1f} s")
+    return fns, seconds, reassigning
 
 
 def bench_case(
@@ -169,6 +226,9 @@ def bench_case(
     dtype: str = "float32",
     profile_dir: str | None = None,
 ) -> dict:
+    """One case's row: the three variants' images/s, the re-assignment's cost, the compile
+    seconds of each program, the forward FLOPs per image and the MFU."""
+    log = progress(f"{encoder} {size} px batch {b} {dtype}")
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (b, size, size, channels), dtype=np.uint8)
     batch = {
@@ -176,10 +236,14 @@ def bench_case(
         "ids": jnp.arange(b, dtype=jnp.int32),
         "labels": jnp.asarray(rng.integers(0, 10, b), jnp.int32),
     }
-    fns, (model, cfg, holder) = _variants(_config(encoder, dtype), images, batch)
+    fns, compile_seconds, (model, cfg, holder) = _variants(
+        _config(encoder, dtype), images, batch, log
+    )
     seconds = median_seconds(fns, repeats)
-    alone = _time_reassign_alone(holder["state"], batch, model, cfg, repeats)
-    flops = forward_flops(model, holder["state"], batch["images"]) / b
+    log(f"timed {repeats} steps of each variant")
+    alone, more_compile_seconds = _time_reassign_alone(holder["state"], batch, model, cfg, repeats)
+    compile_seconds.update(more_compile_seconds)
+    flops = image_flops(model, (size, size, channels))
     if profile_dir:
         profile(fns, os.path.join(profile_dir, f"{encoder}_{size}px_b{b}_{dtype}"))
     ips = {name: b / s for name, s in seconds.items()}
@@ -194,7 +258,10 @@ def bench_case(
         "reassign_alone_ms": alone * 1e3,
         "reassign_share": alone / seconds["nat_no_reassign"],
         "nat_vs_supervised": ips["nat_reassign"] / ips["supervised"],
-        "forward_gflops_per_image": flops / 1e9,
+        # Per program: tracing, lowering and compiling it; `init`: the initial states' programs
+        # compiled and run.
+        "compile_seconds": compile_seconds,
+        "forward_gflops_per_image": flops / 1e9,  # From the jaxpr: the same on every backend.
         # Training counted as 3 forward passes (the backward pass costs about two).
         "mfu": 3 * flops * ips["nat_reassign"] / peak if peak else None,
     }
@@ -205,10 +272,16 @@ def _out_of_memory(error: Exception) -> bool:
 
 
 def run(
-    encoders=None, repeats: int = 20, dtype: str = "float32", profile_dir: str | None = None
+    encoders=None,
+    repeats: int = 20,
+    dtype: str = "float32",
+    profile_dir: str | None = None,
+    batches: tuple[int, ...] | None = None,
+    report=None,
 ) -> list[dict]:
+    """Every case's row, each also printed on stderr when done; `report(rows)` after each."""
     rows = []
-    for encoder, size, channels, b in cases(jax.default_backend()):
+    for encoder, size, channels, b in cases(jax.default_backend(), batches):
         if encoders is not None and encoder not in encoders:
             continue
         try:
@@ -218,18 +291,22 @@ def run(
                 raise
             rows.append({"encoder": encoder, "dtype": dtype, "image_size": size, "batch": b})
             rows[-1]["error"] = "out of memory"
+        print(format_table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
+        if report:
+            report(rows)
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
+    """The rows as a Markdown table; compile time is the sum over the case's programs."""
     head = "encoder | dtype | px | batch | supervised img/s | NAT no re-assign img/s"
     head += " | NAT re-assign img/s | re-assign overhead | re-assign alone | its share"
-    head += " | NAT / supervised | forward GFLOP/img | MFU (NAT, of bf16 peak)"
-    lines = [head, "---|" * 12 + "---"]
+    head += " | NAT / supervised | forward GFLOP/img | MFU (NAT, of bf16 peak) | compile s"
+    lines = [head, "---|" * 13 + "---"]
     for r in rows:
         case = f"{r['encoder']} | {r['dtype']} | {r['image_size']} | {r['batch']}"
         if "error" in r:
-            lines.append(f"{case} | {r['error']}" + " | –" * 8)
+            lines.append(f"{case} | {r['error']}" + " | –" * 9)
             continue
         ips = r["images_per_second"]
         mfu = f"{r['mfu'] * 100:.1f}%" if r["mfu"] is not None else "–"
@@ -238,6 +315,7 @@ def format_table(rows: list[dict]) -> str:
             f"{ips['nat_no_reassign']:.0f} | {ips['nat_reassign']:.0f} | "
             f"{r['reassign_overhead'] * 100:+.1f}% | {r['reassign_alone_ms']:.1f} ms | "
             f"{r['reassign_share'] * 100:.1f}% | {r['nat_vs_supervised']:.3f} | "
-            f"{r['forward_gflops_per_image']:.3g} | {mfu}"
+            f"{r['forward_gflops_per_image']:.3g} | {mfu} | "
+            f"{sum(r['compile_seconds'].values()):.1f}"
         )
     return "\n".join(lines)
