@@ -71,6 +71,22 @@ def test_summary_states_the_default_schedule_ratio():
     assert abs(summary.default_schedule_ratio(row) - 0.75) < 1e-12
 
 
+def test_summary_tabulates_the_input_benchmark(tmp_path):
+    import json
+
+    from natjax.bench import summary
+
+    row = {
+        "dataset": "cifar10",
+        "encoder": "resnet18",
+        "images_per_second": {"pipeline": 60000.0, "step": 40000.0, "loop": 39000.0},
+        "loop_vs_step": 0.975,
+    }
+    path = tmp_path / "bench-input.json"
+    path.write_text(json.dumps({"machine": "gpu: H100 x1", "benchmark": "input", "rows": [row]}))
+    assert "cifar10 | resnet18 | 60,000 | 40,000 | 0.975" in summary.summarize([str(path)])
+
+
 def test_step_bench_compares_the_three_steps_on_one_batch(capsys):
     row = step.bench_case("small_convnet", 28, 1, 16, repeats=1)
     assert row["images_per_second"].keys() == {"nat_reassign", "nat_no_reassign", "supervised"}

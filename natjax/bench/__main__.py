@@ -94,7 +94,8 @@ def main() -> None:
         "--preset", default="default", help="assignment only: the encoder and data of nat_init."
     )
     parser.add_argument(
-        "--data", help="assignment only: the NAT families' data.source (e.g. idx:DIR)."
+        "--data",
+        help="assignment: the NAT families' data.source (e.g. idx:DIR); input: the presets'.",
     )
     parser.add_argument(
         "--workdir", help="assignment only: a trained run, for the nat_trained scores."
@@ -120,6 +121,8 @@ def main() -> None:
             kwargs["batches"] = tuple(int(b) for b in args.batch.split(","))
     if args.name == "assignment":
         kwargs = _assignment_kwargs(args)
+    if args.name == "input" and args.data:
+        kwargs["data_source"] = args.data
     if args.json and args.name in ("assignment", "step"):
         # Written after every case, so a run stopped early keeps what it has.
         kwargs["report"] = functools.partial(_write_json, args.json, args.name)

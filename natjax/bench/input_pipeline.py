@@ -84,8 +84,15 @@ def bench_config(config, steps: int = 10, rounds: int = 5) -> dict:
     }
 
 
-def run(presets=PRESETS) -> list[dict]:
-    return [bench_config(load_config(p)) for p in presets]
+def run(presets=PRESETS, data_source: str | None = None) -> list[dict]:
+    """Each preset's row, read from `data_source` (its `data.source`) when given."""
+    rows = []
+    for preset in presets:
+        config = load_config(preset)
+        if data_source:
+            config.data.source = data_source
+        rows.append(bench_config(config))
+    return rows
 
 
 def format_table(rows: list[dict]) -> str:

@@ -52,6 +52,17 @@ def _step_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _input_lines(rows: list[dict]) -> list[str]:
+    lines = ["dataset | encoder | pipeline img/s | step img/s | loop / step"]
+    for r in rows:
+        ips = r["images_per_second"]
+        lines.append(
+            f"{r['dataset']} | {r['encoder']} | {ips['pipeline']:,.0f} | {ips['step']:,.0f} | "
+            f"{r['loop_vs_step']:.3f}"
+        )
+    return lines
+
+
 def summarize(paths: list[str]) -> str:
     lines = []
     for path in paths:
@@ -62,6 +73,8 @@ def summarize(paths: list[str]) -> str:
             lines += _assignment_lines(result["rows"])
         elif result["benchmark"] == "step":
             lines += _step_lines(result["rows"])
+        elif result["benchmark"] == "input":
+            lines += _input_lines(result["rows"])
     return "\n".join(lines)
 
 
