@@ -64,7 +64,7 @@ probes="--config.eval.protocols=('linear','mlp','knn','baselines')"
 stage versions 60 python -c "import jax, jaxlib; print(jax.__version__, jaxlib.__version__, jax.devices())"
 case "$RUN" in
   loop)
-    stage input 120 python -m natjax.bench input --only "$input_preset" \
+    stage input 150 python -m natjax.bench input --only "$input_preset" \
       --data "folder:$CARRY/cifar10-jpeg.tar.gz" --json "$OUT/bench-input.json"
     stage step 120 python -m natjax.bench step --only "$step_only" --dtype bfloat16 \
       --repeats "$repeats" --json "$OUT/bench-step.json"
