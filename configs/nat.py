@@ -62,6 +62,9 @@ def _base() -> ml_collections.ConfigDict:
     c.data.train_split = "train"
     c.data.test_split = "test"
     c.data.image_size = 28  # Images are resized to this (square) when loaded from files.
+    c.data.decode_workers = 0  # Threads decoding image files; 0 = one per core.
+    # Image folders decoding to more than this stay files, decoded per batch on those threads.
+    c.data.in_memory_gb = 2.0
     # 0 = all; N > 0 keeps N examples (ids stay in [0, N)): drawn at random by
     # `subset_seed` ("random"; every class stays, also in folders stored class by class), or
     # the first N ("first").

@@ -67,6 +67,9 @@ def check_config(c: ConfigDict) -> None:
         _require(strong[key] >= 0, f"input.strong.{key}", strong[key], ">= 0")
     for key in ("jitter_prob", "grayscale_prob", "blur_prob", "solarize_prob"):
         _require(0 <= strong[key] <= 1, f"input.strong.{key}", strong[key], "between 0 and 1")
+    workers = c.data.decode_workers
+    _require(workers >= 0, "data.decode_workers", workers, "0 (one per core) or positive")
+    _require(c.data.in_memory_gb >= 0, "data.in_memory_gb", c.data.in_memory_gb, ">= 0")
     subsets = ("random", "first")
     _require(c.data.subset in subsets, "data.subset", c.data.subset, " or ".join(subsets))
     _require(c.data.image_size > 0, "data.image_size", c.data.image_size, "positive")
@@ -108,6 +111,8 @@ RESUMABLE_CHANGES = (
     "eval.",
     "data.source",
     "data.tfds_data_dir",
+    "data.decode_workers",
+    "data.in_memory_gb",
 )
 
 

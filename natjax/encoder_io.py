@@ -54,6 +54,8 @@ _ADDED_KEYS = (
         },
     ),
     ("data.subset", "first"),
+    ("data.decode_workers", 0),
+    ("data.in_memory_gb", 2.0),
     ("data.subset_seed", 0),
     (
         "eval.mlp",

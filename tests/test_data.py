@@ -133,3 +133,34 @@ def test_epoch_order_is_a_deterministic_permutation():
     assert len(np.unique(ids)) == 100 and ids.max() < 103
     np.testing.assert_array_equal(ids, data.epoch_ids(103, 10, seed=7, epoch=2))
     assert not np.array_equal(ids, data.epoch_ids(103, 10, seed=7, epoch=3))
+
+
+def test_a_folder_too_large_for_memory_is_decoded_on_demand_like_the_in_memory_one(
+    tmp_path, caplog
+):
+    """The same ids, labels and pixels either way, on 1 or 3 threads; a file found bad only
+    when read reads as black with a warning (the in-memory load skips it at load)."""
+    from natjax.data.folder import load_folder_dataset
+
+    root = str(make_folder(tmp_path / "pets"))
+    eager, _ = load_folder_dataset(root, "train", "test", 4, workers=3)
+    for workers in (1, 3):
+        lazy, skipped = load_folder_dataset(root, "train", "test", 4, workers, in_memory_bytes=0)
+        assert skipped == 0 and not isinstance(lazy.train.images, np.ndarray)
+        np.testing.assert_array_equal(lazy.train.labels, eager.train.labels)
+        np.testing.assert_array_equal(lazy.train.images[:], eager.train.images)
+        np.testing.assert_array_equal(lazy.train.images[[5, 0]], eager.train.images[[5, 0]])
+        assert lazy.train.images[np.array([[1, 2], [3, 4]])].shape == (2, 2, 4, 4, 3)
+    (tmp_path / "pets" / "train" / "dog" / "2.png").write_bytes(b"broken")
+    lazy, _ = load_folder_dataset(root, "train", "test", 4, 2, in_memory_bytes=0)
+    assert len(lazy.train) == 6 and not lazy.train.images[5].any()
+    assert "cannot be decoded" in caplog.text
+
+
+def test_decode_bench_writes_jpegs_and_times_each_thread_count():
+    from natjax.bench import decode
+
+    rows = decode.run(workers=(1, 2), n=16, side=32, batch=8, batches=1)
+    assert [r["workers"] for r in rows] == [1, 2]
+    assert all(r["images_per_second"] > 0 and r["mean_file_bytes"] > 100 for r in rows)
+    assert "| 32 |" in decode.format_table(rows)

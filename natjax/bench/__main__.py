@@ -5,11 +5,12 @@ import functools
 import json
 import os
 
-from natjax.bench import assignment, input_pipeline, kernel, scaling, step
+from natjax.bench import assignment, decode, input_pipeline, kernel, scaling, step
 from natjax.bench.timing import machine
 
 BENCHMARKS = {
     "assignment": assignment,
+    "decode": decode,
     "input": input_pipeline,
     "kernel": kernel,
     "scaling": scaling,
@@ -27,6 +28,7 @@ def _simulate_cpu_devices(n: int) -> None:
 
 _ARGUMENT = {
     "assignment": "sizes",
+    "decode": "workers",
     "input": "presets",
     "kernel": "sizes",
     "scaling": "batches",
@@ -61,7 +63,8 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="Comma-separated subset: sizes (assignment, kernel), encoders (step), presets "
-        "(input) or global batches (scaling); default: all of the benchmark's own.",
+        "(input), decoding threads (decode) or global batches (scaling); default: all of the "
+        "benchmark's own.",
     )
     parser.add_argument(
         "--dtype",

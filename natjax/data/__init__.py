@@ -5,6 +5,7 @@ import os
 
 from ml_collections import ConfigDict
 
+from natjax.data.decode import default_workers
 from natjax.data.folder import load_folder_dataset
 from natjax.data.idx import DEBIAN_FASHION_MNIST_DIR, load_idx_dataset
 from natjax.data.pipeline import epoch_ids, num_steps_per_epoch
@@ -45,7 +46,12 @@ def _load_source(config: ConfigDict) -> Dataset:
         return load_idx_dataset(path, config.name)
     if kind == "folder" and path:
         dataset, skipped = load_folder_dataset(
-            path, config.train_split, config.test_split, config.image_size
+            path,
+            config.train_split,
+            config.test_split,
+            config.image_size,
+            workers=config.decode_workers or default_workers(),
+            in_memory_bytes=int(config.in_memory_gb * 2**30),
         )
         if skipped:
             logging.warning("Skipped %d image files that could not be decoded.", skipped)
@@ -65,6 +71,7 @@ def _load_tfds(config: ConfigDict) -> Dataset:
             config.train_split,
             config.test_split,
             config.image_size,
+            workers=config.decode_workers or default_workers(),
         )
     except UserError as e:
         if config.name == "fashion_mnist":

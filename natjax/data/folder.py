@@ -10,11 +10,12 @@ import io
 import logging
 import os
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from PIL import Image
 
+from natjax.data.decode import DecodedImages, parallel_map
 from natjax.data.types import Dataset, Split
 from natjax.errors import UserError
 
@@ -22,9 +23,17 @@ _EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".pgm")
 
 
 def load_folder_dataset(
-    path: str, train_split: str, test_split: str, image_size: int
+    path: str,
+    train_split: str,
+    test_split: str,
+    image_size: int,
+    workers: int = 1,
+    in_memory_bytes: int = 2 << 30,
 ) -> tuple[Dataset, int]:
-    """Loads both splits; returns the dataset and the number of undecodable files skipped."""
+    """Loads both splits; returns the dataset and the number of undecodable files skipped.
+
+    A split whose decoded images fit in `in_memory_bytes` is decoded at once; a larger one
+    stays files, decoded on demand (`DecodedImages`). Both decode on `workers` threads."""
     files = _list_files(path)  # {split: {class: {file name: bytes reader}}}
     missing = [s for s in (train_split, test_split) if s not in files]
     if missing:
@@ -36,26 +45,54 @@ def load_folder_dataset(
     skipped = 0
     splits = {}
     for split in (train_split, test_split):
-        splits[split], bad = _decode_split(files[split], classes, image_size, path, split)
+        listed = _listed(files[split], classes)
+        if not listed:
+            raise UserError(f"{path}/{split} holds no image; check the folder layout.")
+        if len(listed) * image_size * image_size * 3 > in_memory_bytes:
+            splits[split] = _lazy_split(listed, image_size, workers)
+            continue
+        splits[split], bad = _decode_split(listed, image_size, path, split, workers)
         skipped += bad
     name = os.path.basename(path.rstrip("/")).split(".")[0]
     dataset = Dataset(name, splits[train_split], splits[test_split], num_classes=len(classes))
     return dataset, skipped
 
 
-def _decode_split(by_class, classes, image_size, path, split) -> tuple[Split, int]:
-    images, labels, skipped = [], [], 0
-    for label, cls in enumerate(classes):
-        for file_name, read in sorted(by_class.get(cls, {}).items()):
-            try:
-                images.append(decode_image(read(), image_size))
-                labels.append(label)
-            except (OSError, ValueError) as e:
-                logging.warning("Skipping %s/%s/%s/%s: %s", path, split, cls, file_name, e)
-                skipped += 1
-    if not images:
+def _listed(by_class: dict, classes: list) -> list[tuple[int, str, Callable]]:
+    """`(label, "class/file", reader)` in (class, file name) order: the ids' order."""
+    return [
+        (label, f"{cls}/{name}", read)
+        for label, cls in enumerate(classes)
+        for name, read in sorted(by_class.get(cls, {}).items())
+    ]
+
+
+def _decode_split(listed, image_size, path, split, workers) -> tuple[Split, int]:
+    def decode(entry):
+        try:
+            return decode_image(entry[2](), image_size)
+        except (OSError, ValueError) as e:
+            logging.warning("Skipping %s/%s/%s: %s", path, split, entry[1], e)
+            return None
+
+    decoded = parallel_map(decode, listed, workers)
+    keep = [i for i, image in enumerate(decoded) if image is not None]
+    if not keep:
         raise UserError(f"{path}/{split} holds no readable image; check the folder layout.")
-    return Split(np.stack(images), np.asarray(labels, np.int32)), skipped
+    images = np.stack([decoded[i] for i in keep])
+    labels = np.asarray([listed[i][0] for i in keep], np.int32)
+    return Split(images, labels), len(listed) - len(keep)
+
+
+def _lazy_split(listed, image_size, workers) -> Split:
+    """The split as files decoded when read; its labels, from the folder names, in memory."""
+    readers = [entry[2] for entry in listed]
+
+    def decode(i: int) -> np.ndarray:
+        return decode_image(readers[i](), image_size)
+
+    images = DecodedImages(decode, len(listed), image_size, workers)
+    return Split(images, np.asarray([entry[0] for entry in listed], np.int32))
 
 
 def decode_image(data: bytes, image_size: int) -> np.ndarray:

@@ -7,6 +7,7 @@ through `tfds.data_source`, which needs the dataset prepared in the array_record
 import numpy as np
 from PIL import Image
 
+from natjax.data.decode import parallel_map
 from natjax.data.folder import decode_image, fit_image
 from natjax.data.types import Dataset, Split
 from natjax.errors import UserError
@@ -15,10 +16,12 @@ _IN_MEMORY_BYTES = 2 << 30
 
 
 class LazyImages:
-    """Random-access uint8 images `[n, S, S, 3]`, decoded from a tfds data source on demand."""
+    """Random-access uint8 images `[n, S, S, 3]`, decoded from a tfds data source on demand, on
+    `workers` threads."""
 
-    def __init__(self, source, image_size: int):
+    def __init__(self, source, image_size: int, workers: int = 1):
         self._source = source
+        self._workers = workers
         self.shape = (len(source), image_size, image_size, 3)
         self.dtype = np.dtype(np.uint8)
 
@@ -28,7 +31,11 @@ class LazyImages:
     def __getitem__(self, index) -> np.ndarray:
         ids = np.arange(len(self))[index] if isinstance(index, slice) else np.asarray(index)
         size = self.shape[1]
-        images = [_fit(self._source[int(i)]["image"], size) for i in ids.ravel()]
+
+        def fit(i: int) -> np.ndarray:
+            return _fit(self._source[i]["image"], size)
+
+        images = parallel_map(fit, [int(i) for i in ids.ravel()], self._workers)
         return np.stack(images).reshape(*ids.shape, size, size, 3)
 
 
@@ -43,12 +50,12 @@ def _fit(image, size: int) -> np.ndarray:
 
 
 def load_tfds_dataset(
-    name: str, data_dir: str, train_split: str, test_split: str, image_size: int
+    name: str, data_dir: str, train_split: str, test_split: str, image_size: int, workers: int = 1
 ) -> Dataset:
     """Loads `name` from tensorflow-datasets, preparing it first if it is not prepared yet."""
     builder = _prepared_builder(name, data_dir)
     num_classes = builder.info.features["label"].num_classes
-    splits = {s: _read_split(builder, s, image_size) for s in (train_split, test_split)}
+    splits = {s: _read_split(builder, s, image_size, workers) for s in (train_split, test_split)}
     return Dataset(name, splits[train_split], splits[test_split], num_classes)
 
 
@@ -71,7 +78,7 @@ def _prepared_builder(name: str, data_dir: str):
     return builder
 
 
-def _read_split(builder, split: str, image_size: int) -> Split:
+def _read_split(builder, split: str, image_size: int, workers: int) -> Split:
     try:
         source = builder.as_data_source(split=split)
     except Exception as e:
@@ -80,7 +87,7 @@ def _read_split(builder, split: str, image_size: int) -> Split:
             "with `tfds build --file_format=array_record` or install natjax[tfds]."
         ) from e
     labels = np.asarray([int(source[i]["label"]) for i in range(len(source))], np.int32)
-    images = LazyImages(source, image_size)
+    images = LazyImages(source, image_size, workers)
     if np.prod(images.shape) <= _IN_MEMORY_BYTES:
         images = np.concatenate([images[i : i + 4096] for i in range(0, len(images), 4096)])
     return Split(images, labels)

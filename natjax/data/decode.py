@@ -1,0 +1,65 @@
+"""Images decoded on demand by a pool of threads: the array-like `[n, S, S, 3]` uint8 of the
+sources too large to hold in memory.
+
+Indexing (`images[ids]`, `images[a:b]`) decodes just those rows, in parallel: PIL releases the
+GIL while it decodes and resizes, so threads scale with the cores. The training loop reads a
+batch's rows on its prefetching thread, so decoding overlaps the step.
+"""
+
+import concurrent.futures
+import functools
+import logging
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+
+def default_workers() -> int:
+    """Decoding threads when none are asked for: one per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # Not on Linux.
+        return max(1, os.cpu_count() or 1)
+
+
+@functools.cache
+def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="natjax-decode")
+
+
+def parallel_map(fn: Callable, items: Sequence, workers: int) -> list:
+    """`[fn(x) for x in items]`, on `workers` threads (in the caller's thread for 1)."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    return list(_pool(workers).map(fn, items))
+
+
+class DecodedImages:
+    """Random-access uint8 images `[n, S, S, 3]`: row `i` is `decode(i)`, computed when read.
+
+    A row that fails to decode (`OSError`, `ValueError`) reads as black with a warning, so a
+    bad file found late does not end a long run (its id keeps its place)."""
+
+    def __init__(self, decode: Callable[[int], np.ndarray], n: int, size: int, workers: int):
+        self._decode = decode
+        self._workers = workers
+        self.shape = (n, size, size, 3)
+        self.dtype = np.dtype(np.uint8)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _row(self, i: int) -> np.ndarray:
+        try:
+            return self._decode(i)
+        except (OSError, ValueError) as e:
+            logging.warning("Image %d cannot be decoded (%s); it reads as black.", i, e)
+            return np.zeros(self.shape[1:], np.uint8)
+
+    def __getitem__(self, index) -> np.ndarray:
+        ids = np.arange(len(self))[index] if isinstance(index, slice) else np.asarray(index)
+        rows = parallel_map(self._row, [int(i) for i in ids.ravel()], self._workers)
+        if not rows:
+            return np.zeros((0, *self.shape[1:]), np.uint8)
+        return np.stack(rows).reshape(*ids.shape, *self.shape[1:])
