@@ -64,6 +64,7 @@ def format_table(rows: list[dict]) -> str:
     for r in rows:
         ratio = f"{r['images_per_second'] / one:.2f}x" if one else "–"
         lines.append(
-            f"{r['workers']} | {r['cores']} | {r['side']} | {r['images_per_second']:,.0f} | {ratio}"
+            f"{r['workers']} | {r['cores']} | {r['side']} | {r['mean_file_bytes'] / 1e3:.0f} KB | "
+            f"{r['images_per_second']:,.0f} | {ratio}"
         )
     return "\n".join(lines)
