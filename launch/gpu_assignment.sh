@@ -13,11 +13,6 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/natjax-gpu}
 CARRY=${CARRY:-.carry}
-mkdir -p "$OUT/logs"
-if compgen -G "$CARRY/*.whl" >/dev/null; then
-  pip install -q --no-index --no-deps --target /tmp/site "$CARRY"/*.whl || echo "wheels not installed"
-  export PYTHONPATH=/tmp/site:$PWD
-fi
 data=()
 [ -d "$CARRY/fashion-mnist" ] && data=(--data "idx:$CARRY/fashion-mnist")
 train_data=()
@@ -32,21 +27,7 @@ every=auction,xla,xla_check_every_round,cold,pallas_k8,pallas_k16,pallas_k32,pal
 fewer=auction,xla,xla_check_every_round,cold,pallas_k8  # At b = 4096 the default has 4 bidders.
 synthetic=random,nat_init,ties,duplicated,constant
 
-start=$SECONDS
-budget=${BUDGET:-540}  # Seconds for all stages: the device tool stops a command at 600.
-stage() {  # stage NAME SECONDS COMMAND...: log to $OUT/logs/NAME.log, status to status.txt.
-  local name=$1 limit=$2 left
-  shift 2
-  left=$((budget - (SECONDS - start)))
-  if [ "$left" -lt 30 ]; then
-    echo "$name skipped: out of time" | tee -a "$OUT/logs/status.txt"
-    return
-  fi
-  [ "$limit" -gt "$left" ] && limit=$left
-  echo "== $name ($(date +%T), limit ${limit}s)"
-  timeout "$limit" "$@" >"$OUT/logs/$name.log" 2>&1
-  echo "$name rc=$? $((SECONDS - start))s" | tee -a "$OUT/logs/status.txt"
-}
+source launch/stages.sh
 assign() {  # assign NAME SECONDS SIZES VARIANTS [ARGS...]: the assignment benchmark.
   local name=$1 limit=$2 sizes=$3 variants=$4
   shift 4

@@ -17,11 +17,6 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/natjax-gpu}
 CARRY=${CARRY:-.carry}
 RUN=${RUN:-loop}
-mkdir -p "$OUT/logs"
-if compgen -G "$CARRY/*.whl" >/dev/null; then
-  pip install -q --no-index --no-deps --target /tmp/site "$CARRY"/*.whl || echo "wheels not installed"
-  export PYTHONPATH=/tmp/site:$PWD
-fi
 source_arg=--config.data.source=folder:$CARRY/cifar10-jpeg.tar.gz
 common=(--config.progress_bar=False --config.checkpoint.every_steps=0)
 if [ -n "${QUICK:-}" ]; then  # A CPU rehearsal: the small convnet on 1,024 images.
@@ -35,21 +30,7 @@ else
   step_only=resnet18 resnet50=resnet50 input_preset=cifar10 repeats=20
 fi
 
-start=$SECONDS
-budget=${BUDGET:-560}  # Seconds for all stages: the device tool stops a command at 600.
-stage() {  # stage NAME SECONDS COMMAND...: log to $OUT/logs/NAME.log, status to status.txt.
-  local name=$1 limit=$2 left
-  shift 2
-  left=$((budget - (SECONDS - start)))
-  if [ "$left" -lt 20 ]; then
-    echo "$name skipped: out of time" | tee -a "$OUT/logs/status.txt"
-    return
-  fi
-  [ "$limit" -gt "$left" ] && limit=$left
-  echo "== $name ($(date +%T), limit ${limit}s)"
-  timeout "$limit" "$@" >"$OUT/logs/$name.log" 2>&1
-  echo "$name rc=$? $((SECONDS - start))s" | tee -a "$OUT/logs/status.txt"
-}
+BUDGET=${BUDGET:-560} source launch/stages.sh
 train() {  # train NAME SECONDS PRESET [ARGS...]: a run in /tmp/NAME; its results to $OUT.
   local name=$1 limit=$2 preset=$3
   shift 3

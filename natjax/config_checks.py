@@ -126,10 +126,20 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
+def _effective(config: dict) -> dict:
+    """The flattened keys that decide what is trained: how a subset is drawn matters only
+    when there is one (runs saved before `data.subset` existed read as "first")."""
+    flat = _flatten(config)
+    if not flat.get("data.max_train_examples") and not flat.get("data.max_test_examples"):
+        flat.pop("data.subset", None)
+        flat.pop("data.subset_seed", None)
+    return flat
+
+
 def check_resume_config(saved: dict, config: ConfigDict, workdir: str) -> None:
     """A run resuming in `workdir` must train what the saved run trained (`saved`: its
     config.json); the keys that differ are named."""
-    old, new = _flatten(saved), _flatten(json.loads(config.to_json_best_effort()))
+    old, new = _effective(saved), _effective(json.loads(config.to_json_best_effort()))
     changed = sorted(
         k
         for k in old.keys() | new.keys()

@@ -198,3 +198,17 @@ def test_a_loss_gone_bad_after_saves_stops_before_the_next_save(tmp_path, monkey
         train_and_evaluate(config, workdir)
     # Saves at 4, 6 and 8 landed; step 12 (a save and log step) was checked first and not saved.
     assert checkpointing.create_manager(workdir, create=False).all_steps() == [4, 6, 8]
+
+
+def test_a_run_saved_before_data_subset_resumes_unless_it_drew_a_subset(tmp_path):
+    """Old runs read as data.subset="first": that matters only where a subset was drawn."""
+    from configs.nat import get_config
+    from natjax.encoder_io import upgrade_config
+
+    config = get_config()
+    old = json.loads(config.to_json_best_effort())
+    del old["data"]["subset"], old["data"]["subset_seed"]
+    check_resume_config(upgrade_config(old), config, str(tmp_path))
+    old["data"]["max_train_examples"] = config.data.max_train_examples = 100
+    with pytest.raises(UserError, match="data.subset 'first' -> 'random'"):
+        check_resume_config(upgrade_config(old), config, str(tmp_path))
