@@ -42,6 +42,7 @@ stage step 120 python -m natjax.bench step --only "$step_only" --dtype bfloat16 
   --repeats "$repeats" --json "$OUT/step.json"
 assign "assignment_${small[0]}" 90 "${small[0]}" "$every" --scores "$synthetic"
 assign "assignment_${small[1]}" 100 "${small[1]}" "$every" --scores "$synthetic"
+rm -rf /tmp/nat-run  # A fresh run: an earlier one there (another config) would not resume.
 stage train 60 python -m natjax.main --config="configs/nat.py:$preset" --workdir=/tmp/nat-run \
   --config.num_epochs="$epochs" --config.eval.monitor_every_epochs=0 \
   --config.eval.protocols=knn --config.progress_bar=False "${train_data[@]}"

@@ -34,6 +34,7 @@ BUDGET=${BUDGET:-560} source launch/stages.sh
 train() {  # train NAME SECONDS PRESET [ARGS...]: a run in /tmp/NAME; its results to $OUT.
   local name=$1 limit=$2 preset=$3
   shift 3
+  rm -rf "/tmp/$name"  # A fresh run, not the resumption of an earlier one.
   stage "$name" "$limit" python -m natjax.main --config="configs/nat.py:$preset" \
     --workdir="/tmp/$name" "$source_arg" "${common[@]}" "$@"
   [ -f "/tmp/$name/summary.json" ] && cp "/tmp/$name/summary.json" "$OUT/$name.summary.json"
