@@ -13,6 +13,7 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
@@ -64,6 +65,62 @@ def test_a_corrupt_latest_checkpoint_is_set_aside_and_the_previous_one_used(
     # Training on saves step 12 anew next to the set-aside copy.
     train_and_evaluate(config, copy)
     assert checkpointing.create_manager(copy, create=False).latest_step() == 12
+
+
+def copy_of(workdir: str, tmp_path) -> tuple[str, list[str]]:
+    """A copy of `workdir` and the entries of its `checkpoints/`."""
+    copy = str(tmp_path / "copy")
+    shutil.copytree(workdir, copy)
+    return copy, sorted(os.listdir(os.path.join(copy, "checkpoints")))
+
+
+def test_a_checkpoint_of_other_widths_is_refused_naming_the_arrays_and_kept(run_dir, tmp_path):
+    config, workdir = run_dir
+    copy, before = copy_of(workdir, tmp_path)
+    wider = config.copy_and_resolve_references()
+    wider.model.widths = (8, 32)
+    run = setup(wider, copy)
+    with pytest.raises(UserError) as refused:
+        initial_state(run, checkpointing.create_manager(copy))
+    message = str(refused.value)
+    assert message.startswith("the checkpoint at step 12 in ")
+    assert (
+        "(model.batch_stats.encoder.BatchNorm_1.mean float32[16] saved, float32[32] here;"
+        in message
+    )
+    assert "; and 7 more)" in message and "pass a new --workdir" in message
+    assert sorted(os.listdir(os.path.join(copy, "checkpoints"))) == before
+
+
+def test_a_state_with_an_extra_params_entry_is_refused_naming_it(run_dir, tmp_path):
+    config, workdir = run_dir
+    copy, before = copy_of(workdir, tmp_path)
+    run = setup(config, copy)
+    manager = checkpointing.create_manager(copy)
+    state = initial_state(run, manager)
+    extra = state.replace(params={**state.params, "extra": jnp.zeros(3)})
+    with pytest.raises(UserError, match=r"\(model\.params\.extra missing from the checkpoint\)"):
+        checkpointing.restore_latest(manager, extra)
+    fewer = state.replace(batch_stats={})
+    with pytest.raises(UserError, match=r"model\.batch_stats\.encoder\.BatchNorm_0\.mean only in"):
+        checkpointing.restore_latest(manager, fewer)
+    assert sorted(os.listdir(os.path.join(copy, "checkpoints"))) == before
+
+
+def test_an_assignment_that_is_no_permutation_is_set_aside(run_dir, tmp_path, capsys):
+    config, workdir = run_dir
+    copy, _ = copy_of(workdir, tmp_path)
+    manager = checkpointing.create_manager(copy)
+    state = initial_state(setup(config, copy), manager)
+    broken = state.replace(step=state.step + 1, perm=jnp.zeros_like(state.perm))
+    checkpointing.save(manager, broken, {})
+    checkpointing.wait(manager)
+    assert int(checkpointing.restore_latest(manager, state).step) == 12
+    assert (
+        "step 13 cannot be restored (its assignment is not a permutation)"
+        in capsys.readouterr().err
+    )
+    assert os.path.isdir(os.path.join(copy, "checkpoints", "corrupt-13"))
 
 
 def test_resuming_with_another_config_is_refused_naming_the_keys(run_dir):
