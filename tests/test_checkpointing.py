@@ -5,6 +5,7 @@ import errno
 import glob
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -22,8 +23,9 @@ from test_main import needs_fashion_mnist
 from conftest import ROOT, tiny_config
 from natjax import checkpointing
 from natjax.config_checks import check_resume_config
-from natjax.errors import UserError
-from natjax.train import initial_state, setup, train_and_evaluate
+from natjax.errors import Preempted, UserError
+from natjax.state import TrainState
+from natjax.train import assignment_sha256, initial_state, setup, train, train_and_evaluate
 
 
 @pytest.fixture(scope="module")
@@ -255,3 +257,111 @@ def test_a_loss_gone_bad_after_saves_stops_before_the_next_save(tmp_path, monkey
         train_and_evaluate(config, workdir)
     # Saves at 4, 6 and 8 landed; step 12 (a save and log step) was checked first and not saved.
     assert checkpointing.create_manager(workdir, create=False).all_steps() == [4, 6, 8]
+
+
+def train_only(config, workdir) -> TrainState:
+    """The run's training alone (resuming from `workdir`'s checkpoints), no evaluation."""
+    run = setup(config, str(workdir))
+    manager = checkpointing.create_manager(str(workdir))
+    state, _ = train(run, initial_state(run, manager), manager)
+    return state
+
+
+def assert_same_state(a: TrainState, b: TrainState) -> None:
+    assert int(a.step) == int(b.step)
+    assert assignment_sha256(a.perm) == assignment_sha256(b.perm)
+    leaves = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    assert all(np.array_equal(x, y) for x, y in leaves)
+
+
+def test_sigterm_saves_the_step_in_flight_and_resuming_gives_the_uninterrupted_run(
+    tmp_path, monkeypatch
+):
+    from natjax import train as train_module
+
+    config = tiny_config(str(tmp_path))
+    config.checkpoint.every_steps = 0  # Saves at epoch ends only: 6, 12, 18.
+    straight = train_only(config, tmp_path / "straight")
+    real = train_module.compile_step
+
+    def sigterm_during_the_fifth_step(run):
+        step = real(run)
+
+        def fn(state, batch):
+            if int(state.step) == 4:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return step(state, batch)
+
+        return fn
+
+    previous = []  # The test's own handler: it must be back in place once training ends.
+    signal.signal(signal.SIGTERM, lambda *_: previous.append("called"))
+    monkeypatch.setattr(train_module, "compile_step", sigterm_during_the_fifth_step)
+    workdir = tmp_path / "preempted"
+    with pytest.raises(Preempted, match="stopped after step 5 and saved it in") as stopped:
+        train_only(config, workdir)
+    assert stopped.value.step == 5 and not previous
+    assert checkpointing.create_manager(str(workdir), create=False).all_steps() == [5]
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert previous == ["called"]
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    monkeypatch.undo()
+    assert_same_state(train_only(config, workdir), straight)
+
+
+def logged_steps(workdir) -> list[int]:
+    path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line)["step"] for line in f if line.endswith("\n")]
+
+
+PREEMPT_FLAGS = (  # Logs every step (so every step run shows), saves at epoch ends only.
+    "--config.log_every_steps=1",
+    "--config.checkpoint.every_steps=0",
+    "--config.eval.monitor_every_epochs=0",
+)
+
+
+def preempt_config():
+    """The smoke preset as `smoke_cmd` and `PREEMPT_FLAGS` set it."""
+    from configs.nat import get_config
+
+    config = get_config("smoke")
+    config.update(progress_bar=False, log_every_steps=1)
+    config.checkpoint.every_steps = 0
+    config.eval.update(baselines=False, monitor_every_epochs=0)
+    return config
+
+
+def wait_for_step(procs, workdir, step: int) -> int:
+    """Waits until the run has logged `step`; returns the last step logged."""
+    while all(p.poll() is None for p in procs) and max(logged_steps(workdir), default=0) < step:
+        time.sleep(0.005)
+    assert all(p.poll() is None for p in procs), "the run ended before the signal"
+    return max(logged_steps(workdir))
+
+
+@needs_fashion_mnist
+def test_sigterm_stops_the_smoke_run_at_the_step_in_flight_and_it_resumes_bitwise(tmp_path):
+    workdir = tmp_path / "preempted"
+    at = random.randint(3, 12)  # A step before the first save (16, the epoch end).
+    proc = subprocess.Popen(
+        [*smoke_cmd(workdir), *PREEMPT_FLAGS], cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    logged = wait_for_step([proc], workdir, at)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == Preempted.EXIT_CODE, err[-2000:]
+    saved = int(re.search(r"stopped after step (\d+)", err).group(1))
+    assert (
+        f"natjax: preempted (SIGTERM): stopped after step {saved} and saved it in "
+        f"{workdir}/checkpoints; run the same command again to resume from step {saved}.\n"
+    ) in err
+    # The step logged (when its iteration had not ended) or the one after it (in flight then).
+    assert logged <= saved <= logged + 2, (at, logged, saved)
+    assert checkpointing.create_manager(str(workdir), create=False).all_steps() == [saved]
+    assert max(logged_steps(workdir)) == saved  # No step ran beyond the one saved.
+    config = preempt_config()
+    assert_same_state(train_only(config, workdir), train_only(config, tmp_path / "straight"))
