@@ -365,3 +365,37 @@ def test_sigterm_stops_the_smoke_run_at_the_step_in_flight_and_it_resumes_bitwis
     assert max(logged_steps(workdir)) == saved  # No step ran beyond the one saved.
     config = preempt_config()
     assert_same_state(train_only(config, workdir), train_only(config, tmp_path / "straight"))
+
+
+@needs_fashion_mnist
+def test_hosts_agree_on_the_step_when_sigterm_reaches_only_one(tmp_path):
+    from test_scale_out import free_port
+
+    port, workdir = free_port(), tmp_path / "two"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    hosts = [f"--coordinator_address=localhost:{port}", "--num_processes=2"]
+    procs = [
+        subprocess.Popen(
+            [*smoke_cmd(workdir), *PREEMPT_FLAGS, *hosts, f"--process_id={i}"],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        wait_for_step(procs, workdir, 4)
+        procs[1].send_signal(signal.SIGTERM)  # Process 0 hears of it only through JAX's service.
+        errs = [p.communicate(timeout=120)[1] for p in procs]  # Hosts that disagree hang.
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    steps = []
+    for p, err in zip(procs, errs, strict=True):
+        assert p.returncode == Preempted.EXIT_CODE, err[-2000:]
+        steps.append(int(re.search(r"stopped after step (\d+) and saved it", err).group(1)))
+    assert steps[0] == steps[1] < 32
+    assert checkpointing.create_manager(str(workdir), create=False).latest_step() == steps[0]
+    assert max(logged_steps(workdir)) == steps[0]  # Process 0 ran no step beyond it.
