@@ -8,6 +8,7 @@ import sys
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 from jax.experimental import multihost_utils
 
 from natjax.errors import UserError
@@ -65,40 +66,103 @@ def _save_failed(manager: ocp.CheckpointManager, step: int | None, e: OSError) -
     )
 
 
-def restore(manager: ocp.CheckpointManager, like: TrainState, step: int) -> TrainState:
-    """The state saved at `step`, placed like `like`; its assignment is verified."""
-    model, train = jax.tree.map(ocp.utils.to_shape_dtype_struct, _items(like))
-    restored = manager.restore(
-        step,
-        args=ocp.args.Composite(
-            model=ocp.args.StandardRestore(model), train=ocp.args.StandardRestore(train)
-        ),
+class CorruptCheckpoint(Exception):
+    """A checkpoint that cannot be read (missing, truncated or garbled files, unparseable
+    metadata) or whose assignment is not a permutation; its message says which."""
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+
+
+def _layout(tree) -> dict[tuple[str, ...], tuple[tuple[int, ...], str]]:
+    """Each array of `tree` (arrays, shape structs or Orbax array metadata) by its path:
+    `(shape, dtype name)`."""
+    flat = ocp.tree.to_flat_dict(tree)
+    return {path: (tuple(a.shape), np.dtype(a.dtype).name) for path, a in flat.items()}
+
+
+def _saved_layout(manager: ocp.CheckpointManager, step: int, items: tuple[str, ...]) -> dict:
+    """The layout of `items` of the checkpoint at `step`, read from its metadata alone."""
+    step_dir = epath.Path(str(manager.directory)) / str(step)
+    handler = ocp.StandardCheckpointHandler()
+    try:
+        return _layout({item: handler.metadata(step_dir / item).tree for item in items})
+    except Exception as e:  # noqa: BLE001 (orbax raises many kinds for unreadable metadata)
+        raise CorruptCheckpoint(_first_line(e)) from e
+
+
+def _describe(path: tuple[str, ...], saved: dict, here: dict) -> str:
+    name = ".".join(path)
+    if path not in here:
+        return f"{name} only in the checkpoint"
+    if path not in saved:
+        return f"{name} missing from the checkpoint"
+    (s_shape, s_dtype), (h_shape, h_dtype) = saved[path], here[path]
+    return f"{name} {s_dtype}{list(s_shape)} saved, {h_dtype}{list(h_shape)} here"
+
+
+def check_layout(manager: ocp.CheckpointManager, step: int, like: dict) -> None:
+    """Raises a UserError naming the first differing arrays unless the checkpoint at `step`
+    holds the arrays of `like` (`{item: tree}`) at their paths, shapes and dtypes; raises
+    CorruptCheckpoint if its metadata cannot be read."""
+    saved, here = _saved_layout(manager, step, tuple(like)), _layout(like)
+    differ = sorted(p for p in saved.keys() | here.keys() if saved.get(p) != here.get(p))
+    if not differ:
+        return
+    named = "; ".join(_describe(p, saved, here) for p in differ[:3])
+    more = f"; and {len(differ) - 3} more" if len(differ) > 3 else ""
+    raise UserError(
+        f"the checkpoint at step {step} in {manager.directory} holds another train state than "
+        f"this run's ({named}{more}): another natjax version or config wrote it; resume with "
+        "the config (and natjax) that wrote it, or pass a new --workdir."
     )
-    verify_permutation(np.asarray(restored.train["perm"]), f"checkpoint step {step}")
+
+
+def restore(manager: ocp.CheckpointManager, like: TrainState, step: int) -> TrainState:
+    """The state saved at `step`, placed like `like`. Raises a UserError if the checkpoint
+    holds another layout (`check_layout`), CorruptCheckpoint if it cannot be read or its
+    assignment is not a permutation."""
+    model, train = jax.tree.map(ocp.utils.to_shape_dtype_struct, _items(like))
+    check_layout(manager, step, {"model": model, "train": train})
+    args = ocp.args.Composite(
+        model=ocp.args.StandardRestore(model), train=ocp.args.StandardRestore(train)
+    )
+    try:
+        restored = manager.restore(step, args=args)
+    except Exception as e:  # noqa: BLE001 (orbax and tensorstore raise many kinds)
+        raise CorruptCheckpoint(_first_line(e)) from e
+    if not is_permutation(np.asarray(restored.train["perm"])):
+        raise CorruptCheckpoint("its assignment is not a permutation")
     return like.replace(**restored.model, **restored.train)
 
 
 def restore_latest(manager: ocp.CheckpointManager, like: TrainState) -> TrainState | None:
     """The latest checkpoint that restores and verifies, placed like `like` (None if none
-    does). One that fails is reported in one sentence and moved aside to `corrupt-STEP` (kept,
-    never trained over), and the previous one is tried."""
+    does). A corrupt one is reported in one sentence and moved aside to `corrupt-STEP` (kept,
+    never trained over), and the previous one is tried. One of another layout is refused
+    (a UserError) and left where it is."""
     for step in sorted(manager.all_steps(), reverse=True):
         try:
             return restore(manager, like, step)
-        except Exception as e:  # noqa: BLE001 (orbax and tensorstore raise many kinds)
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-            aside = os.path.join(str(manager.directory), f"corrupt-{step}")
-            if jax.process_index() == 0:
-                os.replace(os.path.join(str(manager.directory), str(step)), aside)
-                print(
-                    f"natjax: warning: the checkpoint at step {step} cannot be restored "
-                    f"({reason}); it was moved to {aside} and the previous one is used.",
-                    file=sys.stderr,
-                )
-            if jax.process_count() > 1:
-                multihost_utils.sync_global_devices(f"natjax moved checkpoint {step} aside")
-            manager.reload()
+        except CorruptCheckpoint as e:
+            _set_aside(manager, step, str(e))
     return None
+
+
+def _set_aside(manager: ocp.CheckpointManager, step: int, reason: str) -> None:
+    """Moves the checkpoint at `step` to `corrupt-STEP` (process 0) and says so."""
+    aside = os.path.join(str(manager.directory), f"corrupt-{step}")
+    if jax.process_index() == 0:
+        os.replace(os.path.join(str(manager.directory), str(step)), aside)
+        print(
+            f"natjax: warning: the checkpoint at step {step} cannot be restored "
+            f"({reason}); it was moved to {aside} and the previous one is used.",
+            file=sys.stderr,
+        )
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(f"natjax moved checkpoint {step} aside")
+    manager.reload()
 
 
 def latest_step(workdir: str) -> int | None:
@@ -125,10 +189,15 @@ def restore_model(workdir: str, step: int | None, like: dict) -> dict:
     return restored.model
 
 
+def is_permutation(perm: np.ndarray) -> bool:
+    """Whether `perm` is a permutation of `[0, n)`."""
+    return perm.ndim == 1 and np.array_equal(np.sort(perm), np.arange(perm.shape[0]))
+
+
 def verify_permutation(perm: np.ndarray, where: str) -> None:
     """Raises unless `perm` is a permutation of `[0, n)`."""
     n = perm.shape[0]
-    if perm.ndim != 1 or not np.array_equal(np.sort(perm), np.arange(n)):
+    if not is_permutation(perm):
         raise UserError(
             f"The assignment in {where} is not a permutation of [0, {n}); "
             "the checkpoint is corrupt: delete it to resume from the previous one."

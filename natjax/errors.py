@@ -3,3 +3,17 @@
 
 class UserError(Exception):
     """A mistake in the config, data or workdir, told in one sentence that says how to fix it."""
+
+
+class Preempted(Exception):
+    """A run stopped by a preemption notice (SIGTERM) after saving the step it had reached;
+    the same command resumes it. The process exits with `EXIT_CODE`."""
+
+    EXIT_CODE = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, worth trying again.
+
+    def __init__(self, step: int, directory: str):
+        super().__init__(
+            f"preempted (SIGTERM): stopped after step {step} and saved it in {directory}; run "
+            f"the same command again to resume from step {step}."
+        )
+        self.step = step

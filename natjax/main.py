@@ -7,7 +7,7 @@ from ml_collections import config_flags
 
 from natjax import distributed
 from natjax.cli import parse_flags
-from natjax.errors import UserError
+from natjax.errors import Preempted, UserError
 from natjax.train import train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -33,6 +33,9 @@ def main(argv: list[str]) -> None:
     except UserError as e:
         print(f"natjax: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except Preempted as e:
+        print(f"natjax: {e}", file=sys.stderr)
+        sys.exit(Preempted.EXIT_CODE)
 
 
 if __name__ == "__main__":

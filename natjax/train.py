@@ -23,13 +23,14 @@ from natjax import (
     evaluation,
     figures,
     monitor,
+    preemption,
     prefetch,
     preprocess,
     sharding,
     views,
 )
 from natjax.config_checks import check_batch_fits, check_config, check_resume_config
-from natjax.errors import UserError
+from natjax.errors import Preempted, UserError
 from natjax.models import NATModel, create_model
 from natjax.optim import create_optimizer
 from natjax.state import TrainState, create_train_state
@@ -166,9 +167,21 @@ def _check_finite(loss: float, step: int) -> None:
         )
 
 
+def _stop(manager, state: TrainState, config_json: dict, unsaved_loss: jax.Array | None):
+    """Saves `state` unless it was saved (`unsaved_loss` None) and raises Preempted; the save
+    lands before the exception leaves `train` (its `finally`)."""
+    step = int(state.step)
+    if unsaved_loss is not None:
+        _check_finite(float(unsaved_loss), step)
+        checkpointing.save(manager, state, config_json)
+    raise Preempted(step, str(manager.directory))
+
+
 def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
     """Runs the steps left; saves every `checkpoint.every_steps` steps and at every epoch end.
-    Returns the state and timing facts."""
+    Returns the state and timing facts. On a preemption notice (SIGTERM, see
+    `natjax.preemption`) it saves the step it has reached, waits for the save and raises
+    Preempted."""
     step_fn = compile_step(run)
     spe, start = run.step_cfg.steps_per_epoch, int(state.step)
     config_json = json.loads(run.config.to_json_best_effort())
@@ -184,6 +197,7 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
     t0, t_first, loss, monitoring = time.perf_counter(), None, float("nan"), 0.0
     put = functools.partial(sharding.put_batch, mesh=run.mesh, batch_size=run.config.batch_size)
     ready = prefetch.prefetch(batches(run, start), put, size=PREFETCH_BATCHES)
+    preempted = preemption.Preemption(manager)
     try:
         for step, batch in enumerate(ready, start=start):
             state, metrics = step_fn(state, batch)
@@ -206,8 +220,11 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
                 writer.write(step + 1, knn_top1=knn(variables))
                 monitoring += time.perf_counter() - t
             bar.update(1)
+            if preempted(step + 1):  # Asked on every host after every step.
+                _stop(manager, state, config_json, None if save else metrics["loss"])
         jax.block_until_ready(state)
     finally:  # Also when the run stops early: the saves in flight land.
+        preempted.close()
         ready.close()
         bar.close()
         writer.close()

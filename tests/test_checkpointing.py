@@ -5,6 +5,7 @@ import errno
 import glob
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -13,6 +14,7 @@ import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
@@ -21,8 +23,9 @@ from test_main import needs_fashion_mnist
 from conftest import ROOT, tiny_config
 from natjax import checkpointing
 from natjax.config_checks import check_resume_config
-from natjax.errors import UserError
-from natjax.train import initial_state, setup, train_and_evaluate
+from natjax.errors import Preempted, UserError
+from natjax.state import TrainState
+from natjax.train import assignment_sha256, initial_state, setup, train, train_and_evaluate
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +67,62 @@ def test_a_corrupt_latest_checkpoint_is_set_aside_and_the_previous_one_used(
     # Training on saves step 12 anew next to the set-aside copy.
     train_and_evaluate(config, copy)
     assert checkpointing.create_manager(copy, create=False).latest_step() == 12
+
+
+def copy_of(workdir: str, tmp_path) -> tuple[str, list[str]]:
+    """A copy of `workdir` and the entries of its `checkpoints/`."""
+    copy = str(tmp_path / "copy")
+    shutil.copytree(workdir, copy)
+    return copy, sorted(os.listdir(os.path.join(copy, "checkpoints")))
+
+
+def test_a_checkpoint_of_other_widths_is_refused_naming_the_arrays_and_kept(run_dir, tmp_path):
+    config, workdir = run_dir
+    copy, before = copy_of(workdir, tmp_path)
+    wider = config.copy_and_resolve_references()
+    wider.model.widths = (8, 32)
+    run = setup(wider, copy)
+    with pytest.raises(UserError) as refused:
+        initial_state(run, checkpointing.create_manager(copy))
+    message = str(refused.value)
+    assert message.startswith("the checkpoint at step 12 in ")
+    assert (
+        "(model.batch_stats.encoder.BatchNorm_1.mean float32[16] saved, float32[32] here;"
+        in message
+    )
+    assert "; and 7 more)" in message and "pass a new --workdir" in message
+    assert sorted(os.listdir(os.path.join(copy, "checkpoints"))) == before
+
+
+def test_a_state_with_an_extra_params_entry_is_refused_naming_it(run_dir, tmp_path):
+    config, workdir = run_dir
+    copy, before = copy_of(workdir, tmp_path)
+    run = setup(config, copy)
+    manager = checkpointing.create_manager(copy)
+    state = initial_state(run, manager)
+    extra = state.replace(params={**state.params, "extra": jnp.zeros(3)})
+    with pytest.raises(UserError, match=r"\(model\.params\.extra missing from the checkpoint\)"):
+        checkpointing.restore_latest(manager, extra)
+    fewer = state.replace(batch_stats={})
+    with pytest.raises(UserError, match=r"model\.batch_stats\.encoder\.BatchNorm_0\.mean only in"):
+        checkpointing.restore_latest(manager, fewer)
+    assert sorted(os.listdir(os.path.join(copy, "checkpoints"))) == before
+
+
+def test_an_assignment_that_is_no_permutation_is_set_aside(run_dir, tmp_path, capsys):
+    config, workdir = run_dir
+    copy, _ = copy_of(workdir, tmp_path)
+    manager = checkpointing.create_manager(copy)
+    state = initial_state(setup(config, copy), manager)
+    broken = state.replace(step=state.step + 1, perm=jnp.zeros_like(state.perm))
+    checkpointing.save(manager, broken, {})
+    checkpointing.wait(manager)
+    assert int(checkpointing.restore_latest(manager, state).step) == 12
+    assert (
+        "step 13 cannot be restored (its assignment is not a permutation)"
+        in capsys.readouterr().err
+    )
+    assert os.path.isdir(os.path.join(copy, "checkpoints", "corrupt-13"))
 
 
 def test_resuming_with_another_config_is_refused_naming_the_keys(run_dir):
@@ -212,3 +271,145 @@ def test_a_run_saved_before_data_subset_resumes_unless_it_drew_a_subset(tmp_path
     old["data"]["max_train_examples"] = config.data.max_train_examples = 100
     with pytest.raises(UserError, match="data.subset 'first' -> 'random'"):
         check_resume_config(upgrade_config(old), config, str(tmp_path))
+
+
+def train_only(config, workdir) -> TrainState:
+    """The run's training alone (resuming from `workdir`'s checkpoints), no evaluation."""
+    run = setup(config, str(workdir))
+    manager = checkpointing.create_manager(str(workdir))
+    state, _ = train(run, initial_state(run, manager), manager)
+    return state
+
+
+def assert_same_state(a: TrainState, b: TrainState) -> None:
+    assert int(a.step) == int(b.step)
+    assert assignment_sha256(a.perm) == assignment_sha256(b.perm)
+    leaves = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    assert all(np.array_equal(x, y) for x, y in leaves)
+
+
+def test_sigterm_saves_the_step_in_flight_and_resuming_gives_the_uninterrupted_run(
+    tmp_path, monkeypatch
+):
+    from natjax import train as train_module
+
+    config = tiny_config(str(tmp_path))
+    config.checkpoint.every_steps = 0  # Saves at epoch ends only: 6, 12, 18.
+    straight = train_only(config, tmp_path / "straight")
+    real = train_module.compile_step
+
+    def sigterm_during_the_fifth_step(run):
+        step = real(run)
+
+        def fn(state, batch):
+            if int(state.step) == 4:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return step(state, batch)
+
+        return fn
+
+    previous = []  # The test's own handler: it must be back in place once training ends.
+    signal.signal(signal.SIGTERM, lambda *_: previous.append("called"))
+    monkeypatch.setattr(train_module, "compile_step", sigterm_during_the_fifth_step)
+    workdir = tmp_path / "preempted"
+    with pytest.raises(Preempted, match="stopped after step 5 and saved it in") as stopped:
+        train_only(config, workdir)
+    assert stopped.value.step == 5 and not previous
+    assert checkpointing.create_manager(str(workdir), create=False).all_steps() == [5]
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert previous == ["called"]
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    monkeypatch.undo()
+    assert_same_state(train_only(config, workdir), straight)
+
+
+def logged_steps(workdir) -> list[int]:
+    path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line)["step"] for line in f if line.endswith("\n")]
+
+
+PREEMPT_FLAGS = (  # Logs every step (so every step run shows), saves at epoch ends only.
+    "--config.log_every_steps=1",
+    "--config.checkpoint.every_steps=0",
+    "--config.eval.monitor_every_epochs=0",
+)
+
+
+def preempt_config():
+    """The smoke preset as `smoke_cmd` and `PREEMPT_FLAGS` set it."""
+    from configs.nat import get_config
+
+    config = get_config("smoke")
+    config.update(progress_bar=False, log_every_steps=1)
+    config.checkpoint.every_steps = 0
+    config.eval.update(baselines=False, monitor_every_epochs=0)
+    return config
+
+
+def wait_for_step(procs, workdir, step: int) -> int:
+    """Waits until the run has logged `step`; returns the last step logged."""
+    while all(p.poll() is None for p in procs) and max(logged_steps(workdir), default=0) < step:
+        time.sleep(0.005)
+    assert all(p.poll() is None for p in procs), "the run ended before the signal"
+    return max(logged_steps(workdir))
+
+
+@needs_fashion_mnist
+def test_sigterm_stops_the_smoke_run_at_the_step_in_flight_and_it_resumes_bitwise(tmp_path):
+    workdir = tmp_path / "preempted"
+    at = random.randint(3, 12)  # A step before the first save (16, the epoch end).
+    proc = subprocess.Popen(
+        [*smoke_cmd(workdir), *PREEMPT_FLAGS], cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    logged = wait_for_step([proc], workdir, at)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == Preempted.EXIT_CODE, err[-2000:]
+    saved = int(re.search(r"stopped after step (\d+)", err).group(1))
+    assert (
+        f"natjax: preempted (SIGTERM): stopped after step {saved} and saved it in "
+        f"{workdir}/checkpoints; run the same command again to resume from step {saved}.\n"
+    ) in err
+    # The step logged (when its iteration had not ended) or the one after it (in flight then).
+    assert logged <= saved <= logged + 2, (at, logged, saved)
+    assert checkpointing.create_manager(str(workdir), create=False).all_steps() == [saved]
+    assert max(logged_steps(workdir)) == saved  # No step ran beyond the one saved.
+    config = preempt_config()
+    assert_same_state(train_only(config, workdir), train_only(config, tmp_path / "straight"))
+
+
+@needs_fashion_mnist
+def test_hosts_agree_on_the_step_when_sigterm_reaches_only_one(tmp_path):
+    from test_scale_out import free_port
+
+    port, workdir = free_port(), tmp_path / "two"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    hosts = [f"--coordinator_address=localhost:{port}", "--num_processes=2"]
+    procs = [
+        subprocess.Popen(
+            [*smoke_cmd(workdir), *PREEMPT_FLAGS, *hosts, f"--process_id={i}"],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        wait_for_step(procs, workdir, 4)
+        procs[1].send_signal(signal.SIGTERM)  # Process 0 hears of it only through JAX's service.
+        errs = [p.communicate(timeout=120)[1] for p in procs]  # Hosts that disagree hang.
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    steps = []
+    for p, err in zip(procs, errs, strict=True):
+        assert p.returncode == Preempted.EXIT_CODE, err[-2000:]
+        steps.append(int(re.search(r"stopped after step (\d+) and saved it", err).group(1)))
+    assert steps[0] == steps[1] < 32
+    assert checkpointing.create_manager(str(workdir), create=False).latest_step() == steps[0]
+    assert max(logged_steps(workdir)) == steps[0]  # Process 0 ran no step beyond it.
