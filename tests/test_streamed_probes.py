@@ -129,6 +129,46 @@ def test_streamed_evaluation_memory_does_not_grow_with_the_training_set():
     assert growth < 0.1 * large["bytes"], (growth, small, large)
 
 
+def test_the_feature_budget_picks_lbfgs_or_the_streamed_probes(tmp_path, monkeypatch):
+    """Features within `eval.max_feature_bytes` are gathered and fitted by L-BFGS; one byte
+    over, nothing is gathered and every probe streams."""
+    import jax
+
+    from conftest import tiny_config
+    from natjax import data, evaluation, feature_stream
+    from natjax.models import create_model
+    from natjax.state import init_variables
+
+    config = tiny_config(str(tmp_path))
+    dataset = data.load(config.data)
+    model = create_model(config)
+    variables = init_variables(model, jax.random.key(0), (12, 12, 1))
+    run = evaluation.evaluate
+
+    def evaluate(budget):
+        config.eval.max_feature_bytes = budget
+        return run(config, model, variables, variables, dataset, 12, ("linear", "knn", "mlp"))
+
+    in_memory = evaluate(10**12)
+    nbytes = len(dataset.train) * in_memory["feature_dim"] * 4
+    assert evaluation.evaluate(
+        config, model, variables, variables, dataset, 12, ("knn",)
+    ).keys() == {"feature_dim", "knn_top1"}
+    assert evaluate(nbytes)["linear_probe_solver"] == "lbfgs"
+    assert in_memory["linear_probe_solver"] == "lbfgs"
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("materialised")
+
+    monkeypatch.setattr(feature_stream.FeatureStream, "gather", refuse)
+    monkeypatch.setattr(probes, "linear_probe_top1", refuse)
+    streamed = evaluate(nbytes - 1)
+    assert streamed["linear_probe_solver"] == "minibatch"
+    assert streamed["knn_top1"] == in_memory["knn_top1"]  # Exact either way.
+    for key in ("linear_probe_top1", "mlp_probe_top1"):
+        assert abs(streamed[key] - in_memory[key]) <= 0.1, key  # 40 toy test images.
+
+
 ON_FOUR_DEVICES = """
 import json, sys
 import jax, jax.numpy as jnp, numpy as np
@@ -166,6 +206,6 @@ def test_the_streamed_probes_on_four_devices():
     out = python(ON_FOUR_DEVICES.format(root=ROOT), 4)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["devices"] == 4 and result["moments"]
+    assert result["devices"] == 4 and result["moments"], result
     assert result["knn"] == result["knn_reference"] > 0.9
     assert result["linear"] > 0.95
