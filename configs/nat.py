@@ -125,6 +125,15 @@ def _base() -> ml_collections.ConfigDict:
     c.eval.batch_size = 1024
     c.eval.probe_steps = 100  # Full-batch L-BFGS iterations of the logistic-regression probe.
     c.eval.probe_l2 = 1e-4
+    # Training features of at most this many bytes (n x D float32) are held in memory and the
+    # linear probe is fitted by full-batch L-BFGS; larger ones are streamed in chunks, and the
+    # linear probe is fitted by minibatch Adam (`eval.minibatch`), the MLP probe and kNN
+    # streamed too. 4 GiB keeps Fashion-MNIST (60k x 6272, 1.5 GB) in memory.
+    c.eval.max_feature_bytes = 4 << 30
+    c.eval.minibatch = ml_collections.ConfigDict()  # The streamed linear probe.
+    c.eval.minibatch.epochs = 5
+    c.eval.minibatch.batch_size = 256
+    c.eval.minibatch.learning_rate = 1e-2  # Adam, cosine decay to 0.
     c.eval.knn_k = 200
     c.eval.knn_temperature = 0.07
     c.eval.baselines = True  # Also probe the random-init encoder and raw pixels.

@@ -67,6 +67,8 @@ _ADDED_KEYS = (
             "weight_decay": 1e-4,
         },
     ),
+    ("eval.max_feature_bytes", 4 << 30),
+    ("eval.minibatch", {"epochs": 5, "batch_size": 256, "learning_rate": 1e-2}),
 )
 
 

@@ -2,7 +2,13 @@
 classifier on the frozen convolutional features), `knn` (weighted kNN), `layers` (the linear
 probe on every convolutional stage and on the NAT output, each pooled to at most
 `eval.layer_dims` dimensions) and `baselines` (the random-init encoder and raw pixels, under
-the linear probe and whichever of mlp and knn are asked for too)."""
+the linear probe and whichever of mlp and knn are asked for too).
+
+Features are made on every device of the mesh, a chunk at a time (`natjax.feature_stream`).
+Training features of at most `eval.max_feature_bytes` are gathered in memory and probed by
+`natjax.probes` (the linear probe by full-batch L-BFGS); larger ones stay a stream, probed by
+`natjax.streamed_probes` (the linear probe by minibatch Adam). `linear_probe_solver` in the
+results says which ran."""
 
 import json
 import os
@@ -11,7 +17,8 @@ import jax
 import numpy as np
 from ml_collections import ConfigDict
 
-from natjax import checkpointing, data, features, preprocess, probes
+from natjax import checkpointing, data, feature_stream, features, preprocess, probes, sharding
+from natjax import streamed_probes as streamed
 from natjax.data import Dataset
 from natjax.encoder_io import abstract_variables, read_run
 from natjax.errors import UserError
@@ -34,12 +41,19 @@ def _probe(train_x, test_x, dataset: Dataset, config: ConfigDict) -> float:
     )
 
 
-def _features(model, variables, dataset, config, crop) -> tuple[np.ndarray, np.ndarray]:
-    fn = features.make_encode_fn(model, crop)
-    return tuple(
-        features.extract(fn, variables, split.images, config.eval.batch_size)
+def _streams(fn, variables, dataset: Dataset, config: ConfigDict) -> list:
+    """The train and test splits' features under `fn(variables, images)`, as streams."""
+    mesh = sharding.make_mesh()
+    chunk = feature_stream.chunk_size(config.eval.batch_size, mesh.devices.size)
+    return [
+        feature_stream.encoder_stream(fn, variables, split, chunk, mesh)
         for split in (dataset.train, dataset.test)
-    )
+    ]
+
+
+def is_streamed(stream: feature_stream.FeatureStream, config: ConfigDict) -> bool:
+    """Whether training features of this size are streamed rather than held in memory."""
+    return stream.nbytes > config.eval.max_feature_bytes
 
 
 def _scores(train_x, test_x, dataset: Dataset, config: ConfigDict, protocols) -> dict:
@@ -75,6 +89,35 @@ def _scores(train_x, test_x, dataset: Dataset, config: ConfigDict, protocols) ->
     return results
 
 
+def _streamed_scores(train, test, dataset: Dataset, config: ConfigDict, protocols) -> dict:
+    """`_scores` of two feature streams, by `natjax.streamed_probes`."""
+    results, e = {}, config.eval
+    if "linear" in protocols:
+        results["linear_probe_top1"] = streamed.linear_probe_top1(
+            train, test, dataset.num_classes, l2=e.probe_l2, seed=config.seed, **e.minibatch
+        )
+    if "mlp" in protocols:
+        results["mlp_probe_top1"] = streamed.mlp_probe_top1(
+            train,
+            test,
+            dataset.num_classes,
+            seed=config.seed,
+            **{**e.mlp, "widths": tuple(e.mlp.widths)},
+        )
+    if "knn" in protocols:
+        results["knn_top1"] = streamed.knn_top1(
+            train, test, dataset.num_classes, k=e.knn_k, temperature=e.knn_temperature
+        )
+    return results
+
+
+def _stream_scores(streams, streamed_mode, dataset, config, protocols) -> dict:
+    """`_scores` of the features of `streams` (train, test): gathered, or streamed."""
+    if streamed_mode:
+        return _streamed_scores(*streams, dataset, config, protocols)
+    return _scores(*(s.gather() for s in streams), dataset, config, protocols)
+
+
 def evaluate(
     config: ConfigDict,
     model: NATModel,
@@ -85,48 +128,72 @@ def evaluate(
     protocols: tuple[str, ...] = PROTOCOLS,
 ) -> dict:
     """Top-1 of the trained encoder (on centre `crop_size` views) under each of `protocols`;
-    `baselines` runs only where `config.eval.baselines` is set."""
-    train_x, test_x = _features(model, variables, dataset, config, crop_size)
-    results = {"feature_dim": int(train_x.shape[1])}
-    results.update(_scores(train_x, test_x, dataset, config, protocols))
+    `baselines` runs only where `config.eval.baselines` is set. The representation's size
+    decides, once for every probe, whether features are held in memory or streamed."""
+    streams = _streams(features.make_encode_fn(model, crop_size), variables, dataset, config)
+    mode = is_streamed(streams[0], config)
+    results = {"feature_dim": streams[0].dim}
+    results.update(_stream_scores(streams, mode, dataset, config, protocols))
     if "layers" in protocols:
-        results.update(_layer_probes(config, model, variables, dataset, crop_size))
+        results.update(_layer_probes(config, model, variables, dataset, crop_size, mode))
     if "baselines" in protocols and config.eval.baselines:
-        results.update(baselines(config, model, init_variables, dataset, crop_size, protocols))
+        results.update(
+            baselines(config, model, init_variables, dataset, crop_size, protocols, mode)
+        )
+    if {"linear", "layers", "baselines"} & set(protocols):
+        results["linear_probe_solver"] = "minibatch" if mode else "lbfgs"
     return results
 
 
-def _layer_probes(config, model, variables, dataset, crop_size) -> dict:
+def _layer_probes(config, model, variables, dataset, crop_size, streamed_mode) -> dict:
     fn = features.make_layers_fn(model, crop_size, config.eval.layer_dims)
-    train, test = (
-        features.extract(fn, variables, split.images, config.eval.batch_size)
-        for split in (dataset.train, dataset.test)
-    )
+    train, test = _streams(fn, variables, dataset, config)
+    if not streamed_mode:
+        train, test = train.gather(), test.gather()
+        return {
+            f"layer_{name}_linear_top1": _probe(train[name], test[name], dataset, config)
+            for name in train
+        }
     return {
-        f"layer_{name}_linear_top1": _probe(train[name], test[name], dataset, config)
-        for name in train
+        f"layer_{name}_linear_top1": _streamed_scores(
+            *(s.map(lambda d, name=name: d[name]) for s in (train, test)),
+            dataset,
+            config,
+            ("linear",),
+        )["linear_probe_top1"]
+        for name in train.spec
     }
 
 
 _BASELINE_KEYS = {"linear_probe_top1": "linear_top1", "mlp_probe_top1": "mlp_top1"}
 
 
-def baselines(config, model, init_variables, dataset, crop_size, protocols=("linear",)) -> dict:
+def baselines(
+    config, model, init_variables, dataset, crop_size, protocols=("linear",), streamed_mode=None
+) -> dict:
     """The random-init encoder and raw pixels under the linear, mlp and knn protocols among
-    `protocols` (the linear probe at least): `baseline_{random_init,raw_pixels}_PROTOCOL_top1`."""
+    `protocols` (the linear probe at least): `baseline_{random_init,raw_pixels}_PROTOCOL_top1`.
+    Streamed where `streamed_mode` says (default: where the random-init features' size says)."""
     measured = [p for p in ("linear", "mlp", "knn") if p in protocols] or ["linear"]
-    sources = {"random_init": _features(model, init_variables, dataset, config, crop_size)}
+    fn = features.make_encode_fn(model, crop_size)
+    sources = {"random_init": _streams(fn, init_variables, dataset, config)}
+    if streamed_mode is None:
+        streamed_mode = is_streamed(sources["random_init"][0], config)
     dims = int(np.prod(dataset.image_shape))
     if dims <= _MAX_RAW_PIXEL_DIMS:
-        sources["raw_pixels"] = [
-            np.asarray(s.images, np.float32).reshape(len(s), dims) / 255.0
-            for s in (dataset.train, dataset.test)
-        ]
+        sources["raw_pixels"] = _pixels(dataset, sources["random_init"][0])
     return {
         f"baseline_{name}_{_BASELINE_KEYS.get(key, key)}": value
-        for name, (train_x, test_x) in sources.items()
-        for key, value in _scores(train_x, test_x, dataset, config, measured).items()
+        for name, streams in sources.items()
+        for key, value in _stream_scores(streams, streamed_mode, dataset, config, measured).items()
     }
+
+
+def _pixels(dataset: Dataset, like: feature_stream.FeatureStream) -> list:
+    """Raw pixels in [0, 1] of the train and test splits, as streams on the mesh of `like`."""
+    return [
+        feature_stream.pixel_stream(s, like.chunk, like.mesh) for s in (dataset.train, dataset.test)
+    ]
 
 
 def _initial(config, model, dataset) -> tuple[dict, int]:

@@ -127,11 +127,12 @@ def mlp_probe_top1(
     batch_size = min(batch_size, len(train_x))
     fit = jax.jit(functools.partial(_fit_mlp, tx=tx, epochs=epochs, batch_size=batch_size))
     params = fit(params, jnp.asarray(train_x), jnp.asarray(train_y), keys[0])
-    logits = _mlp(params, jnp.asarray(test_x))
+    logits = mlp(params, jnp.asarray(test_x))
     return float(jnp.mean(jnp.argmax(logits, -1) == jnp.asarray(test_y)))
 
 
-def _mlp(params, x):
+def mlp(params, x):
+    """The MLP probe's logits: ReLU hidden layers, then a linear output."""
     for layer in params[:-1]:
         x = jax.nn.relu(x @ layer["w"] + layer["b"])
     return x @ params[-1]["w"] + params[-1]["b"]
@@ -141,7 +142,7 @@ def _fit_mlp(params, x, y, key, *, tx, epochs, batch_size):
     steps = x.shape[0] // batch_size  # Each epoch drops a different remainder.
 
     def loss_fn(p, xb, yb):
-        return optax.softmax_cross_entropy_with_integer_labels(_mlp(p, xb), yb).mean()
+        return optax.softmax_cross_entropy_with_integer_labels(mlp(p, xb), yb).mean()
 
     def step(carry, idx):
         p, opt = carry

@@ -57,7 +57,8 @@ def test_layer_wise_probes_cover_every_stage_and_the_output(trained):
     workdir, _ = trained
     _, results = evaluate_checkpoint(str(workdir), protocols=("layers",))
     names = {"layer_conv1_linear_top1", "layer_conv2_linear_top1", "layer_output_linear_top1"}
-    assert results.keys() == {"feature_dim", *names}
+    assert results.keys() == {"feature_dim", "linear_probe_solver", *names}
+    assert results["linear_probe_solver"] == "lbfgs"  # The toy features fit the budget.
     assert all(0.25 <= results[n] <= 1.0 for n in names)
 
 
