@@ -1,6 +1,6 @@
 """The `imagenet` preset end to end at toy size: AlexNet-BN on 256 px JPEGs in a folder too
 large for memory (data.in_memory_gb=0: decoded per batch on threads), 8 simulated devices, a
-SIGTERM in the middle, the resumed run to the end, and the evaluation."""
+SIGTERM in the middle, the resumed run to the end, and the streamed evaluation."""
 
 import json
 import os
@@ -38,6 +38,7 @@ def _command(workdir, data) -> list[str]:
         "--config.eval.knn_k=5",
         "--config.eval.probe_steps=5",
         "--config.eval.batch_size=8",
+        "--config.eval.max_feature_bytes=0",  # The streamed evaluation, as ImageNet needs.
     ]
 
 
@@ -61,4 +62,5 @@ def test_imagenet_preset_streams_is_preempted_resumes_and_evaluates(tmp_path):
     summary = json.loads((workdir / "summary.json").read_text())
     assert summary["steps"] == STEPS and summary["devices"] == 8
     assert summary["feature_dim"] == 9216  # AlexNet's pool5 at 224 px: 6 x 6 x 256.
+    assert summary["linear_probe_solver"] == "minibatch"
     assert 0.0 <= summary["linear_probe_top1"] <= 1.0 and 0.0 <= summary["knn_top1"] <= 1.0
