@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One GPU measurement of NAT on CIFAR-10 (ResNet-18, bfloat16), under 10 minutes per call.
-#   RUN=loop (default): the input pipeline, the step benchmark (ResNet-18, then ResNet-50) and a
-#     short training run: does the loop run at the step's speed, what does the monitor cost?
+#   RUN=loop (default): the input pipeline, the step benchmark (ResNet-18 and AlexNet-BN, then
+#     ResNet-50), a short training run (does the loop run at the step's speed, what does the
+#     monitor cost?) and the decoding threads on 256 px JPEGs (can they feed AlexNet-BN?).
 #   RUN=paper | strong | supervised: one long run of the `cifar10` preset (the paper's recipe),
 #     of `cifar10_strong`, or of `cifar10` with labels; EPOCHS (default 100) epochs, then the
 #     linear, MLP and kNN probes with the random-init and raw-pixel baselines.
@@ -23,11 +24,12 @@ if [ -n "${QUICK:-}" ]; then  # A CPU rehearsal: the small convnet on 1,024 imag
   EPOCHS=${EPOCHS:-2}
   common+=(--config.model.encoder=small_convnet --config.data.max_train_examples=1024
     --config.data.max_test_examples=512 --config.batch_size=128 --config.eval.mlp.epochs=1)
-  step_only=small_convnet resnet50="" input_preset=cifar10_cpu repeats=3
+  step_only=small_convnet resnet50="" input_preset=cifar10_cpu repeats=3 decode_threads=1,2
 else
   EPOCHS=${EPOCHS:-100}
   common+=(--config.model.dtype=bfloat16)
-  step_only=resnet18 resnet50=resnet50 input_preset=cifar10 repeats=20
+  step_only=resnet18,alexnet_bn resnet50=resnet50 input_preset=cifar10 repeats=20
+  decode_threads=1,4,8,16  # Can the host's cores decode ImageNet as fast as AlexNet-BN trains?
 fi
 
 BUDGET=${BUDGET:-560} source launch/stages.sh
@@ -46,11 +48,13 @@ probes="--config.eval.protocols=('linear','mlp','knn','baselines')"
 stage versions 60 python -c "import jax, jaxlib; print(jax.__version__, jaxlib.__version__, jax.devices())"
 case "$RUN" in
   loop)
-    stage input 150 python -m natjax.bench input --only "$input_preset" \
+    stage input 130 python -m natjax.bench input --only "$input_preset" \
       --data "folder:$CARRY/cifar10-jpeg.tar.gz" --json "$OUT/bench-input.json"
-    stage step 120 python -m natjax.bench step --only "$step_only" --dtype bfloat16 \
-      --repeats "$repeats" --json "$OUT/bench-step.json"
-    train loop 150 cifar10 --config.num_epochs=5 --config.eval.protocols="('knn',)"
+    stage step 150 python -m natjax.bench step --only "$step_only" --dtype bfloat16 \
+      --batch 256 --repeats "$repeats" --json "$OUT/bench-step.json"
+    train loop 120 cifar10 --config.num_epochs=5 --config.eval.protocols="('knn',)"
+    stage decode 45 python -m natjax.bench decode --only "$decode_threads" \
+      --json "$OUT/bench-decode.json"
     [ -n "$resnet50" ] && stage step_resnet50 150 python -m natjax.bench step --only resnet50 \
       --dtype bfloat16 --repeats 10 --json "$OUT/bench-step-resnet50.json"
     ;;

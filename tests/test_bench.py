@@ -71,7 +71,7 @@ def test_summary_states_the_default_schedule_ratio():
     assert abs(summary.default_schedule_ratio(row) - 0.75) < 1e-12
 
 
-def test_summary_tabulates_the_input_benchmark(tmp_path):
+def test_summary_tabulates_the_input_and_decode_benchmarks(tmp_path):
     import json
 
     from natjax.bench import summary
@@ -85,6 +85,9 @@ def test_summary_tabulates_the_input_benchmark(tmp_path):
     path = tmp_path / "bench-input.json"
     path.write_text(json.dumps({"machine": "gpu: H100 x1", "benchmark": "input", "rows": [row]}))
     assert "cifar10 | resnet18 | 60,000 | 40,000 | 0.975" in summary.summarize([str(path)])
+    decoded = {"workers": 4, "cores": 16, "images_per_second": 9000.0}
+    path.write_text(json.dumps({"machine": "gpu", "benchmark": "decode", "rows": [decoded]}))
+    assert "4 | 16 | 9,000" in summary.summarize([str(path)])
 
 
 def test_step_bench_compares_the_three_steps_on_one_batch(capsys):

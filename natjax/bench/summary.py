@@ -63,6 +63,12 @@ def _input_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _decode_lines(rows: list[dict]) -> list[str]:
+    lines = ["decoding threads | cores | images/s"]
+    lines += [f"{r['workers']} | {r['cores']} | {r['images_per_second']:,.0f}" for r in rows]
+    return lines
+
+
 def summarize(paths: list[str]) -> str:
     lines = []
     for path in paths:
@@ -75,6 +81,8 @@ def summarize(paths: list[str]) -> str:
             lines += _step_lines(result["rows"])
         elif result["benchmark"] == "input":
             lines += _input_lines(result["rows"])
+        elif result["benchmark"] == "decode":
+            lines += _decode_lines(result["rows"])
     return "\n".join(lines)
 
 
