@@ -102,10 +102,15 @@ def _describe(path: tuple[str, ...], saved: dict, here: dict) -> str:
     return f"{name} {s_dtype}{list(s_shape)} saved, {h_dtype}{list(h_shape)} here"
 
 
-def check_layout(manager: ocp.CheckpointManager, step: int, like: dict) -> None:
-    """Raises a UserError naming the first differing arrays unless the checkpoint at `step`
-    holds the arrays of `like` (`{item: tree}`) at their paths, shapes and dtypes; raises
-    CorruptCheckpoint if its metadata cannot be read."""
+RESUME_ADVICE = "resume with the config (and natjax) that wrote it, or pass a new --workdir"
+
+
+def check_layout(
+    manager: ocp.CheckpointManager, step: int, like: dict, advice: str = RESUME_ADVICE
+) -> None:
+    """Raises a UserError naming the first differing arrays (and ending with `advice`) unless
+    the checkpoint at `step` holds the arrays of `like` (`{item: tree}`) at their paths,
+    shapes and dtypes; raises CorruptCheckpoint if its metadata cannot be read."""
     saved, here = _saved_layout(manager, step, tuple(like)), _layout(like)
     differ = sorted(p for p in saved.keys() | here.keys() if saved.get(p) != here.get(p))
     if not differ:
@@ -114,8 +119,7 @@ def check_layout(manager: ocp.CheckpointManager, step: int, like: dict) -> None:
     more = f"; and {len(differ) - 3} more" if len(differ) > 3 else ""
     raise UserError(
         f"the checkpoint at step {step} in {manager.directory} holds another train state than "
-        f"this run's ({named}{more}): another natjax version or config wrote it; resume with "
-        "the config (and natjax) that wrote it, or pass a new --workdir."
+        f"this run's ({named}{more}): another natjax version or config wrote it; {advice}."
     )
 
 
@@ -183,10 +187,22 @@ def restore_model(workdir: str, step: int | None, like: dict) -> dict:
     if step not in steps:
         raise UserError(f"{workdir} has no checkpoint at step {step}; it has {sorted(steps)}.")
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-    restored = manager.restore(
-        step, args=ocp.args.Composite(model=ocp.args.StandardRestore(abstract))
-    )
+    try:
+        check_layout(manager, step, {"model": abstract}, advice=_READ_ADVICE)
+        restored = manager.restore(
+            step, args=ocp.args.Composite(model=ocp.args.StandardRestore(abstract))
+        )
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 (orbax and tensorstore raise many kinds)
+        raise UserError(
+            f"the checkpoint at step {step} in {manager.directory} cannot be read "
+            f"({_first_line(e)}); pass another step with --checkpoint."
+        ) from e
     return restored.model
+
+
+_READ_ADVICE = "read it with the natjax version that wrote it"
 
 
 def is_permutation(perm: np.ndarray) -> bool:

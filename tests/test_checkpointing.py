@@ -413,3 +413,27 @@ def test_hosts_agree_on_the_step_when_sigterm_reaches_only_one(tmp_path):
     assert steps[0] == steps[1] < 32
     assert checkpointing.create_manager(str(workdir), create=False).latest_step() == steps[0]
     assert max(logged_steps(workdir)) == steps[0]  # Process 0 ran no step beyond it.
+
+
+def test_export_and_evaluate_name_a_layout_mismatch_or_an_unreadable_checkpoint(run_dir, tmp_path):
+    """`restore_model` (what export and evaluation read) refuses another layout in one
+    sentence, and an unreadable checkpoint in another; neither moves anything."""
+    from natjax.encoder_io import abstract_variables, read_run
+
+    _, workdir = run_dir
+    copy, before = copy_of(workdir, tmp_path)
+    config, image_shape = read_run(copy)
+    config.model.widths = (8, 32)
+    wider = abstract_variables(config, image_shape)
+    with pytest.raises(UserError, match=r"float32\[16\] saved, float32\[32\] here.*natjax version"):
+        checkpointing.restore_model(copy, None, wider)
+    config.model.widths = tuple(read_run(copy)[0].model.widths)
+    like = abstract_variables(config, image_shape)
+    step_dir = os.path.join(copy, "checkpoints", str(checkpointing.latest_step(copy)))
+    for path in glob.glob(os.path.join(step_dir, "model", "**", "*"), recursive=True):
+        if os.path.isfile(path) and "metadata" not in os.path.basename(path):
+            with open(path, "wb") as f:
+                f.write(b"garbage")
+    with pytest.raises(UserError, match=r"cannot be read \(.*\); pass another step"):
+        checkpointing.restore_model(copy, None, like)
+    assert sorted(os.listdir(os.path.join(copy, "checkpoints"))) == before
