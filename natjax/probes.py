@@ -100,6 +100,14 @@ def knn_predict(query, train, labels, *, k, temperature, train_mask=None):
     return jnp.argmax(votes, -1)
 
 
+def init_mlp(keys, sizes: tuple[int, ...]) -> list[dict]:
+    """He-initialised layers `sizes[i] -> sizes[i + 1]`, one key each, zero biases."""
+    return [
+        {"w": jax.random.normal(k, (m, n)) * jnp.sqrt(2.0 / m), "b": jnp.zeros(n)}
+        for k, m, n in zip(keys, sizes[:-1], sizes[1:], strict=True)
+    ]
+
+
 def mlp_probe_top1(
     train_x: np.ndarray,
     train_y: np.ndarray,
@@ -119,10 +127,7 @@ def mlp_probe_top1(
     train_x, test_x = standardize(train_x.astype(np.float32), test_x.astype(np.float32))
     sizes = (train_x.shape[1], *widths, num_classes)
     keys = jax.random.split(jax.random.key(seed), len(sizes))
-    params = [
-        {"w": jax.random.normal(k, (m, n)) * jnp.sqrt(2.0 / m), "b": jnp.zeros(n)}
-        for k, m, n in zip(keys[1:], sizes[:-1], sizes[1:], strict=True)
-    ]
+    params = init_mlp(keys[1:], sizes)
     tx = optax.adamw(learning_rate, weight_decay=weight_decay)
     batch_size = min(batch_size, len(train_x))
     fit = jax.jit(functools.partial(_fit_mlp, tx=tx, epochs=epochs, batch_size=batch_size))

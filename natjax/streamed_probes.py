@@ -85,10 +85,7 @@ def mlp_probe_top1(
     minibatches."""
     sizes = (train.dim, *widths, num_classes)
     keys = jax.random.split(jax.random.key(seed), len(sizes))
-    params = [
-        {"w": jax.random.normal(k, (m, n)) * jnp.sqrt(2.0 / m), "b": jnp.zeros(n)}
-        for k, m, n in zip(keys[1:], sizes[:-1], sizes[1:], strict=True)
-    ]
+    params = probes.init_mlp(keys[1:], sizes)
 
     def loss(p, x, y, valid):
         return _masked_ce(probes.mlp(p, x), y, valid)
