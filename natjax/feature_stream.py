@@ -10,7 +10,10 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from natjax.prefetch import prefetch
 from natjax.sharding import DATA_AXIS
+
+CHUNKS_AHEAD = 2  # Chunks read ahead of the one in use.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,18 +81,25 @@ class FeatureStream:
 
     def chunks(self, seed=None) -> Iterator[Chunk]:
         """One pass: in id order, or in the random order that `seed` (anything
-        `np.random.default_rng` takes) draws."""
+        `np.random.default_rng` takes) draws.
+
+        The next chunks' rows are read and put on the devices by a background thread while the
+        consumer works on this one; the consumer should finish a chunk's device work before it
+        asks for the next (`jax.block_until_ready`), so that only one chunk's programs run at a
+        time (on XLA:CPU's simulated devices, a collective program running beside the next
+        chunk's encoder can starve its rendezvous and abort)."""
         rng = None if seed is None else np.random.default_rng(seed)
         order = np.arange(self.n) if rng is None else rng.permutation(self.n)
-        for start in range(0, self.n, self.chunk):
-            rows = order[start : start + self.chunk]
-            valid = np.arange(self.chunk) < len(rows)
-            rows = np.concatenate([rows, np.zeros(self.chunk - len(rows), rows.dtype)])
-            yield Chunk(
-                self._device_fn(self._put(rows)),
-                self._put_host(self.labels[rows]),
-                self._put_host(valid),
-            )
+        starts = range(0, self.n, self.chunk)
+        rows = (order[start : start + self.chunk] for start in starts)
+        for inputs, labels, valid in prefetch(rows, self._load, CHUNKS_AHEAD):
+            yield Chunk(self._device_fn(inputs), labels, valid)
+
+    def _load(self, rows: np.ndarray) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """The inputs, labels and valid mask of `rows`, padded to a whole chunk, on the mesh."""
+        valid = np.arange(self.chunk) < len(rows)
+        rows = np.concatenate([rows, np.zeros(self.chunk - len(rows), rows.dtype)])
+        return self._put(rows), self._put_host(self.labels[rows]), self._put_host(valid)
 
     def gather(self):
         """Every row's features on the host, `[n, D]` (or a pytree of them), in id order: the

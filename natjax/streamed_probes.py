@@ -126,6 +126,7 @@ def _fit_and_score(train, test, params, loss, predict, tx, epochs, batch_size, s
     for epoch in range(epochs):
         for chunk in train.chunks(seed=(seed, epoch)):
             params, opt = step(params, opt, (chunk.x - mean) / std, chunk.labels, chunk.valid)
+            jax.block_until_ready(params)  # One chunk's programs at a time: see `chunks`.
     count = jax.jit(functools.partial(_correct, predict=predict))
     correct = sum(int(count(params, (c.x - mean) / std, c.labels, c.valid)) for c in test.chunks())
     return correct / test.n
@@ -162,6 +163,7 @@ def knn_top1(
     """Weighted kNN top-1 (`probes.knn_top1`'s rule) with the training features streamed."""
     queries = [(probes.unit(c.x), c.labels, c.valid) for c in test.chunks()]
     qx, qy, qvalid = (jnp.stack(parts) for parts in zip(*queries, strict=True))  # [m, chunk, ...]
+    jax.block_until_ready(qx)  # The encoder's programs done before the collective merges.
     k = min(k, train.n)
     sims = jnp.full((*qy.shape, k), -jnp.inf)
     labels = jnp.zeros((*qy.shape, k), jnp.int32)
@@ -170,6 +172,7 @@ def knn_top1(
     )
     for chunk in train.chunks():
         sims, labels = merge(sims, labels, qx, probes.unit(chunk.x), chunk.labels, chunk.valid)
+        jax.block_until_ready(sims)  # One chunk's programs at a time: see `chunks`.
     votes = jnp.einsum(
         "mqk,mqkc->mqc", jnp.exp(sims / temperature), jax.nn.one_hot(labels, num_classes)
     )

@@ -2,6 +2,7 @@
 number of training examples."""
 
 import json
+import time
 
 import jax.numpy as jnp
 import numpy as np
@@ -39,6 +40,30 @@ def test_streamed_moments_are_numpys():
     mean, std = streamed_probes.moments(stream(x, y))
     np.testing.assert_allclose(mean, x.mean(0), rtol=1e-5)
     np.testing.assert_allclose(std, x.std(0) + 1e-6, rtol=1e-4)
+
+
+def test_chunks_are_read_ahead_in_order_and_a_failed_read_is_raised_at_its_chunk():
+    x, y = blobs(2, 200)
+    reads = []
+
+    def read(rows):
+        reads.append(int(rows[0]))
+        if len(reads) == 3:
+            raise OSError("disk gone")
+        return x[rows].astype(np.float32)
+
+    s = FeatureStream(read, jnp.asarray, y, (20,), np.float32, 64, sharding.make_mesh())
+    chunks = s.chunks()
+    first = next(chunks)
+    np.testing.assert_allclose(first.x, x[:64], rtol=1e-6)
+    deadline = time.monotonic() + 30
+    while len(reads) < 2 and time.monotonic() < deadline:  # The next chunk is read meanwhile.
+        time.sleep(0.01)
+    assert reads[:2] == [0, 64]
+    assert next(chunks).labels.tolist() == y[64:128].tolist()
+    with pytest.raises(OSError, match="disk gone"):
+        next(chunks)
+    assert reads == [0, 64, 128]
 
 
 @pytest.mark.parametrize("spread", [5.0, 0.4])
