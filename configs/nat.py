@@ -41,8 +41,10 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
 def _base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
-    # "nat", or "supervised": the same encoder, views and optimizer trained with labels
-    # (cross-entropy on a head with one output per class), the upper bound in the same harness.
+    # "nat"; "supervised": the same encoder, views and optimizer trained with labels
+    # (cross-entropy on a head with one output per class), the upper bound in the same harness;
+    # NAT's successors on the same harness (natjax.objectives): "simclr" (two strong views,
+    # NT-Xent over the global batch), "rotation" (RotNet: which of 4 rotations is shown).
     c.objective = "nat"
     c.batch_size = 256  # Global batch, split over all devices.
     c.num_epochs = 10
@@ -113,6 +115,9 @@ def _base() -> ml_collections.ConfigDict:
     # "continuous": uniform on the unit sphere (the paper's); "discrete": replicated one-hot
     # vectors of the canonical basis (the paper's clustering-like ablation).
     c.nat.targets = "continuous"
+
+    c.simclr = ml_collections.ConfigDict()  # objective=simclr (natjax.objectives.simclr).
+    c.simclr.temperature = 0.5
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "sgd"  # sgd | adam

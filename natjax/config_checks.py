@@ -6,7 +6,8 @@ from ml_collections import ConfigDict
 
 from natjax import assignment, evaluation, models, preprocess, targets
 from natjax.errors import UserError
-from natjax.step import SCOPES, STEPS
+from natjax.objectives import NAMES as OBJECTIVES
+from natjax.step import SCOPES
 
 
 def _require(ok: bool, key: str, value, expected: str) -> None:
@@ -48,7 +49,7 @@ def check_config(c: ConfigDict) -> None:
     _require(c.nat.scope in SCOPES, "nat.scope", c.nat.scope, " or ".join(SCOPES))
     kinds = targets.KINDS
     _require(c.nat.targets in kinds, "nat.targets", c.nat.targets, " or ".join(kinds))
-    _require(c.objective in STEPS, "objective", c.objective, " or ".join(STEPS))
+    _require(c.objective in OBJECTIVES, "objective", c.objective, ", ".join(OBJECTIVES))
     filters = preprocess.FILTERS
     _require(c.input.filter in filters, "input.filter", c.input.filter, ", ".join(filters))
     _require(c.optim.name in ("sgd", "adam"), "optim.name", c.optim.name, "sgd or adam")

@@ -97,12 +97,14 @@ def reassign_on_mesh(z, c, solver: str, mesh: Mesh | None, scope: str) -> jax.Ar
 def augment(state: TrainState, batch: Batch, cfg: StepConfig) -> jax.Array:
     """The batch's random views, drawn from `(state.rng, state.step)`: the paper's crops and
     flips, or `cfg.views`' strong ones."""
-    rng = jax.random.fold_in(state.rng, state.step)
+    return view(jax.random.fold_in(state.rng, state.step), batch["images"], cfg)
+
+
+def view(key: jax.Array, images: jax.Array, cfg: StepConfig) -> jax.Array:
+    """One random view of each image, drawn from `key`, as `cfg` asks (see `augment`)."""
     if cfg.views is not None:
-        return strong_view(rng, batch["images"], cfg.crop_size, cfg.views)
-    return preprocess.random_crop_flip(
-        rng, batch["images"], cfg.crop_size, cfg.crop_padding, cfg.flip
-    )
+        return strong_view(key, images, cfg.crop_size, cfg.views)
+    return preprocess.random_crop_flip(key, images, cfg.crop_size, cfg.crop_padding, cfg.flip)
 
 
 def apply_train(model: NATModel, state: TrainState, params, x: jax.Array) -> tuple:
@@ -151,34 +153,3 @@ def train_step(
         "reassigned": do_reassign,
     }
     return new_state, metrics
-
-
-def supervised_step(
-    state: TrainState,
-    batch: Batch,
-    *,
-    model: NATModel,
-    tx: optax.GradientTransformation,
-    cfg: StepConfig,
-    mesh: Mesh | None = None,
-) -> tuple[TrainState, Metrics]:
-    """The labelled reference in the same harness: the same views, encoder and optimizer, with
-    cross-entropy on the head (sized to the classes) against `batch["labels"]`."""
-    del mesh  # Nothing per-device: GSPMD splits it all.
-    x = augment(state, batch, cfg)
-
-    def loss_fn(params):
-        logits, batch_stats = apply_train(model, state, params, x)
-        loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["labels"]).mean()
-        return loss, batch_stats
-
-    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    metrics = {
-        "loss": loss,
-        "changed_fraction": jnp.zeros((), jnp.float32),
-        "reassigned": jnp.zeros((), bool),
-    }
-    return state.apply_gradients(grads, tx, batch_stats=batch_stats), metrics
-
-
-STEPS = {"nat": train_step, "supervised": supervised_step}  # By `config.objective`.

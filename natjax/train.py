@@ -23,6 +23,7 @@ from natjax import (
     evaluation,
     figures,
     monitor,
+    objectives,
     preemption,
     prefetch,
     preprocess,
@@ -34,7 +35,7 @@ from natjax.errors import Preempted, UserError
 from natjax.models import NATModel, create_model
 from natjax.optim import create_optimizer
 from natjax.state import TrainState, create_train_state
-from natjax.step import STEPS, StepConfig
+from natjax.step import StepConfig
 
 PREFETCH_BATCHES = 2  # Batches put on the devices ahead of the step.
 
@@ -75,35 +76,38 @@ def setup(config: ConfigDict, workdir: str) -> Run:
         flip=config.input.flip,
         scope=config.nat.scope,
         targets=config.nat.targets,
-        views=view_spec(config.input),
+        views=view_spec(config),
     )
     tx = create_optimizer(config.optim, total_steps)
     model = create_model(config)
     return Run(config, workdir, dataset, mesh, model, tx, step_cfg, total_steps)
 
 
-def view_spec(input_config: ConfigDict) -> views.ViewSpec | None:
-    """`input.strong` as the step's ViewSpec when `input.views` is "strong", else None."""
-    if input_config.views != "strong":
+def view_spec(config: ConfigDict) -> views.ViewSpec | None:
+    """`input.strong` as the step's ViewSpec when `input.views` is "strong" or the objective
+    always draws strong views (SimCLR), else None."""
+    if config.input.views != "strong" and not objectives.strong_views(config):
         return None
-    return views.ViewSpec(**input_config.strong.to_dict(), flip=input_config.flip)
+    return views.ViewSpec(**config.input.strong.to_dict(), flip=config.input.flip)
 
 
 def _as_run(config: ConfigDict, num_classes: int) -> ConfigDict:
-    """The config as run: a supervised run's head has one output per class, so `config.json`
-    (which export and evaluation rebuild the model from) says so."""
-    if config.objective != "supervised" or config.model.target_dim == num_classes:
+    """The config as run: a classifier's head (supervised: one output per class; rotation:
+    four) is sized by its objective, so `config.json` (which export and evaluation rebuild the
+    model from) says so."""
+    dim = objectives.head_dim(config, num_classes)
+    if config.model.target_dim == dim:
         return config
-    logging.info("objective=supervised: the head has %d outputs (one per class).", num_classes)
+    logging.info("objective=%s: the head has %d outputs.", config.objective, dim)
     config = config.copy_and_resolve_references()
-    config.model.target_dim = num_classes
+    config.model.target_dim = dim
     return config
 
 
 def compile_step(run: Run):
     """The jitted step (`config.objective`'s): state donated and replicated, batch split over
     the mesh."""
-    step = STEPS[run.config.objective]
+    step = objectives.step_fn(run.config)
     fn = functools.partial(step, model=run.model, tx=run.tx, cfg=run.step_cfg, mesh=run.mesh)
     replicated = sharding.state_sharding(run.mesh)
     return jax.jit(fn, donate_argnums=0, out_shardings=(replicated, replicated))
@@ -137,7 +141,7 @@ def batches(run: Run, start_step: int):
             ids = data.epoch_ids(n, run.config.batch_size, run.config.seed, epoch)
         mine = ids[offset][rows]
         batch = {"images": run.dataset.train.images[mine], "ids": mine}
-        if run.config.objective == "supervised":
+        if objectives.needs_labels(run.config):
             batch["labels"] = run.dataset.train.labels[mine]
         yield batch
 

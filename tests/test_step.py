@@ -13,7 +13,7 @@ from natjax.data import epoch_ids
 from natjax.loss import l2_normalize, square_loss
 from natjax.models import NATModel, SmallConvNet
 from natjax.state import create_train_state
-from natjax.step import StepConfig, is_reassign_step, reassign, supervised_step, train_step
+from natjax.step import StepConfig, is_reassign_step, reassign, train_step
 from natjax.targets import targets
 
 IMAGE_SHAPE = (8, 8, 1)
@@ -143,20 +143,6 @@ def test_discrete_targets_are_the_one_hot_vectors_of_the_owned_ids():
     expected = square_loss(l2_normalize(proj), jax.nn.one_hot(owned % 4, 4))
     _, metrics = step(state, {"images": images[ids], "ids": ids})
     np.testing.assert_allclose(float(metrics["loss"]), float(expected), rtol=1e-5)
-
-
-def test_supervised_step_learns_the_labels_of_a_batch():
-    n = b = 16
-    state, step, images = make(n, b, 0, step_fn=supervised_step, dim=4, crop_padding=0, flip=False)
-    labels = np.arange(b) % 4
-    batch = {"images": images, "ids": np.arange(b), "labels": labels}
-    losses = []
-    for _ in range(60):
-        state, metrics = step(state, batch)
-        losses.append(float(metrics["loss"]))
-        assert not bool(metrics["reassigned"])
-    assert losses[0] > 1.0 and losses[-1] < 0.5 * losses[0], losses
-    assert is_permutation(state.perm, n) and step._cache_size() == 1
 
 
 def test_strong_views_replace_the_paper_crops_and_the_step_still_compiles_once():

@@ -36,13 +36,13 @@ from natjax.bench.flops import image_flops
 from natjax.bench.timing import load_config, median_seconds
 from natjax.loss import l2_normalize
 from natjax.models import create_model
+from natjax.objectives import objective_step, supervised
 from natjax.state import create_train_state
 from natjax.step import (
     StepConfig,
     apply_train,
     augment,
     reassign,
-    supervised_step,
     train_step,
 )
 from natjax.targets import targets
@@ -206,6 +206,7 @@ def _variants(config, images: np.ndarray, batch: dict, log) -> tuple[dict, dict,
     config.model.target_dim = 10
     model = create_model(config)
     cfg = step_config(config, size, 0)  # The same random crops and flips as NAT's steps.
+    supervised_step = functools.partial(objective_step, objective=supervised.build(config))
     step = jax.jit(
         functools.partial(supervised_step, model=model, tx=tx, cfg=cfg), donate_argnums=0
     )

@@ -1,0 +1,46 @@
+"""Training objectives, by `config.objective`: NAT's own step (`natjax.step`), and the others
+on one shared skeleton (`skeleton.objective_step`), each in its module."""
+
+import functools
+
+from natjax import step
+from natjax.objectives import rotation, simclr, supervised
+from natjax.objectives.skeleton import Objective, objective_step
+
+_BUILDERS = {
+    "supervised": supervised.build,
+    "simclr": simclr.build,
+    "rotation": rotation.build,
+}
+NAMES = ("nat", *_BUILDERS)
+
+
+def build(config) -> Objective | None:
+    """`config.objective`'s Objective (None for NAT, whose step is its own)."""
+    name = config.objective
+    return None if name == "nat" else _BUILDERS[name](config)
+
+
+def step_fn(config):
+    """The train step of `config.objective`, `(state, batch, *, model, tx, cfg, mesh)`."""
+    objective = build(config)
+    if objective is None:
+        return step.train_step
+    return functools.partial(objective_step, objective=objective)
+
+
+def head_dim(config, num_classes: int) -> int:
+    """The head's output width the objective trains: a classifier's, or `model.target_dim`."""
+    objective = build(config)
+    fixed = None if objective is None else objective.head_dim(num_classes)
+    return config.model.target_dim if fixed is None else fixed
+
+
+def strong_views(config) -> bool:
+    objective = build(config)
+    return objective is not None and objective.strong_views
+
+
+def needs_labels(config) -> bool:
+    objective = build(config)
+    return objective is not None and objective.needs_labels

@@ -1,0 +1,66 @@
+"""The step every objective but NAT's shares: views -> forward -> the objective's loss ->
+gradients by `jax.value_and_grad` -> optimizer. An `Objective` says only how it draws its views
+and what its loss is; the harness (data, mesh, checkpoints, evaluation) is NAT's.
+
+Data parallel by GSPMD: the batch is split over the mesh and the loss is written on the global
+batch, so the terms that couple images (SimCLR's negatives) span every device's images without
+a hand-written gather.
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.sharding import Mesh
+
+from natjax.models import NATModel
+from natjax.state import TrainState
+from natjax.step import Batch, Metrics, StepConfig, apply_train
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    """One training objective in the shared step.
+
+    `views(key, batch, cfg)` gives the model's uint8 inputs `[v * b, S, S, C]` (v views per
+    image) and what the loss needs besides the outputs (labels, or None); `loss(out, aux)` maps
+    the head's outputs `[v * b, d]` to a scalar. `head_dim(num_classes)` is the head's width
+    when the objective fixes it (a classifier's), None to keep `model.target_dim`."""
+
+    name: str
+    views: Callable
+    loss: Callable
+    head_dim: Callable[[int], int | None] = lambda num_classes: None
+    needs_labels: bool = False
+    strong_views: bool = False  # Always strong views (`input.strong`), whatever `input.views`.
+
+
+def objective_step(
+    state: TrainState,
+    batch: Batch,
+    *,
+    model: NATModel,
+    tx: optax.GradientTransformation,
+    cfg: StepConfig,
+    objective: Objective,
+    mesh: Mesh | None = None,
+) -> tuple[TrainState, Metrics]:
+    """One optimizer step of `objective` on a batch; its views are drawn from
+    `(state.rng, state.step)`, so a resumed run repeats them."""
+    del mesh  # Nothing per-device: GSPMD splits it all.
+    key = jax.random.fold_in(state.rng, state.step)
+    x, aux = objective.views(key, batch, cfg)
+
+    def loss_fn(params):
+        out, batch_stats = apply_train(model, state, params, x)
+        return objective.loss(out, aux), batch_stats
+
+    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    metrics = {
+        "loss": loss,
+        "changed_fraction": jnp.zeros((), jnp.float32),
+        "reassigned": jnp.zeros((), bool),
+    }
+    return state.apply_gradients(grads, tx, batch_stats=batch_stats), metrics

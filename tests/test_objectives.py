@@ -1,0 +1,184 @@
+"""The objectives on the shared step: each loss against a value computed by hand in numpy, the
+views they draw, and short runs that learn, stay resumable and do not collapse."""
+
+import dataclasses
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from test_scale_out import python
+from test_step import is_permutation, make
+
+import natjax
+from configs.nat import get_config
+from conftest import ROOT, tiny_config
+from natjax import data, objectives
+from natjax.encoder_io import read_run
+from natjax.objectives import rotation, simclr, supervised
+from natjax.step import StepConfig
+from natjax.train import train_and_evaluate
+from natjax.views import ViewSpec
+
+
+def step_of(name):
+    config = get_config("smoke")
+    config.objective = name
+    return objectives.step_fn(config)
+
+
+def test_supervised_step_learns_the_labels_of_a_batch():
+    n = b = 16
+    state, step, images = make(n, b, 0, step_fn=step_of("supervised"), crop_padding=0, flip=False)
+    batch = {"images": images, "ids": np.arange(b), "labels": np.arange(b) % 4}
+    losses = []
+    for _ in range(60):
+        state, metrics = step(state, batch)
+        losses.append(float(metrics["loss"]))
+        assert not bool(metrics["reassigned"])
+    assert losses[0] > 1.0 and losses[-1] < 0.5 * losses[0], losses
+    assert is_permutation(state.perm, n) and step._cache_size() == 1
+
+
+def numpy_nt_xent(out, temperature):
+    """NT-Xent written out view by view."""
+    z = out / np.linalg.norm(out, axis=1, keepdims=True)
+    n = len(z)
+    total = 0.0
+    for i in range(n):
+        twin = (i + n // 2) % n
+        others = [np.exp(z[i] @ z[j] / temperature) for j in range(n) if j != i]
+        total += -np.log(np.exp(z[i] @ z[twin] / temperature) / np.sum(others))
+    return total / n
+
+
+def test_nt_xent_is_the_papers_loss():
+    out = np.random.default_rng(0).normal(size=(6, 3))
+    for t in (0.1, 0.5):
+        got = float(simclr.nt_xent(jnp.asarray(out, jnp.float32), t))
+        np.testing.assert_allclose(got, numpy_nt_xent(out, t), rtol=1e-5)
+
+
+def test_nt_xent_is_smallest_when_twins_agree_and_others_differ():
+    basis = np.eye(4, dtype=np.float32)
+    twins = np.concatenate([basis, basis])  # Each image's views agree; images are orthogonal.
+    crossed = np.concatenate([basis, basis[::-1]])
+    assert float(simclr.nt_xent(twins, 0.5)) < float(simclr.nt_xent(crossed, 0.5))
+
+
+def test_rotated_views_are_the_four_turns_with_their_labels():
+    b = 3
+    images = np.random.default_rng(1).integers(0, 255, (b, 6, 6, 1)).astype(np.uint8)
+    cfg = StepConfig(1, 0, "auction", 0, 4, crop_size=6, crop_padding=0, flip=False)
+    x, labels = rotation.rotated_views(jax.random.key(0), {"images": images}, cfg)
+    assert x.shape == (4 * b, 6, 6, 1) and labels.tolist() == [0] * b + [1] * b + [2] * b + [3] * b
+    for k in range(4):
+        np.testing.assert_array_equal(x[k * b : (k + 1) * b], np.rot90(images, k, axes=(1, 2)))
+
+
+def test_rotation_loss_is_cross_entropy_on_the_turns():
+    logits = np.random.default_rng(2).normal(size=(8, 4)).astype(np.float32)
+    labels = np.repeat(np.arange(4), 2)
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    expected = -np.mean(np.log(p[np.arange(8), labels]))
+    np.testing.assert_allclose(float(rotation.loss(logits, labels)), expected, rtol=1e-5)
+    assert float(supervised.loss(logits, labels)) == float(rotation.loss(logits, labels))
+
+
+def test_simclr_views_are_two_different_strong_views_of_each_image():
+    images = np.random.default_rng(3).integers(0, 255, (4, 12, 12, 3)).astype(np.uint8)
+    cfg = StepConfig(1, 0, "auction", 0, 4, crop_size=8, crop_padding=0, flip=True)
+    x, _ = simclr.two_views(jax.random.key(0), {"images": images}, cfg)
+    assert x.shape == (8, 8, 8, 3) and x.dtype == jnp.uint8
+    assert not np.array_equal(x[:4], x[4:])
+    strong = dataclasses.replace(cfg, views=ViewSpec(min_scale=1.0, jitter_prob=0.0))
+    y, _ = simclr.two_views(jax.random.key(0), {"images": images}, strong)
+    assert not np.array_equal(x, y)  # `input.strong`'s settings are the ones used.
+
+
+@pytest.mark.parametrize("name", ["simclr", "rotation"])
+def test_a_step_is_a_pure_function_of_state_and_batch(name):
+    """What bitwise resumption needs: the views come from (seed, step), nothing else."""
+    n, b = 16, 8
+    state, step, images = make(n, b, 0, step_fn=step_of(name), dim=4)
+    batches = [{"images": images[i * b : (i + 1) * b], "ids": np.arange(b)} for i in range(2)]
+    saved = jax.tree.map(np.asarray, jax.device_get(state))  # As a checkpoint holds it.
+    straight = state
+    for batch in batches * 2:
+        straight, _ = step(straight, batch)
+    resumed = saved
+    for batch in batches:
+        resumed, _ = step(jax.tree.map(jnp.asarray, resumed), batch)
+    resumed = jax.tree.map(np.asarray, jax.device_get(resumed))  # The "restart".
+    for batch in batches:
+        resumed, _ = step(jax.tree.map(jnp.asarray, resumed), batch)
+    for a, c in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed), strict=True):
+        np.testing.assert_array_equal(a, c)
+
+
+@pytest.mark.parametrize("name, head", [("simclr", 8), ("rotation", 4)])
+def test_each_objective_trains_exports_and_does_not_collapse(tmp_path, name, head):
+    config = tiny_config(str(tmp_path))
+    config.objective = name
+    config.model.head_widths = (16,)
+    config.eval.protocols = ("linear", "knn")
+    workdir = str(tmp_path / "run")
+    summary = train_and_evaluate(config, workdir)
+    assert np.isfinite(summary["final_loss"]) and 0 <= summary["knn_top1"] <= 1
+    saved, _ = read_run(workdir)
+    assert saved.objective == name and saved.model.target_dim == head
+    out = natjax.export(workdir, str(tmp_path / "export"))
+    z = natjax.load_encoder(out)(data.load(config.data).test.images[:40])
+    # Not collapsed: the features still vary across images, in most dimensions.
+    spread = z.std(0)
+    assert np.isfinite(z).all() and np.mean(spread > 1e-3 * np.abs(z).mean()) > 0.5
+
+
+def test_an_unknown_objective_is_named_with_the_choices(tmp_path):
+    from natjax.config_checks import check_config
+    from natjax.errors import UserError
+
+    config = tiny_config(str(tmp_path))
+    config.objective = "simclr2"
+    with pytest.raises(UserError, match="objective.*nat, supervised, simclr, rotation"):
+        check_config(config)
+
+
+TWO_STEPS = """
+import json, sys, tempfile
+import jax, numpy as np
+sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
+from conftest import tiny_config
+from natjax import checkpointing, train
+tmp = tempfile.mkdtemp()
+config = tiny_config(tmp)
+config.objective = {name!r}
+run = train.setup(config, tmp + "/run")
+state = train.initial_state(run, checkpointing.create_manager(tmp + "/run"))
+step = train.compile_step(run)
+losses = []
+for rows, _ in zip(train.batches(run, 0), range(2)):
+    state, metrics = step(state, train.sharding.put_batch(rows, run.mesh, config.batch_size))
+    losses.append(float(metrics["loss"]))
+kernel = jax.tree.leaves(state.params)[0]
+print(json.dumps({{"devices": jax.device_count(), "losses": losses,
+                  "param": np.asarray(kernel).ravel()[:50].tolist()}}))
+"""
+
+
+@pytest.mark.parametrize("name", ["simclr"])
+def test_global_batch_terms_are_the_same_on_eight_devices(name):
+    """SimCLR's negatives span the global batch: split over 8 devices, the loss and the update
+    are one device's (up to the order of float sums)."""
+    runs = []
+    for devices in (1, 8):
+        code = TWO_STEPS.format(root=ROOT, tests=os.path.join(ROOT, "tests"), name=name)
+        out = python(code, devices)
+        assert out.returncode == 0, out.stderr[-3000:]
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    one, eight = runs
+    assert (one["devices"], eight["devices"]) == (1, 8)
+    np.testing.assert_allclose(eight["losses"], one["losses"], rtol=1e-4)
+    np.testing.assert_allclose(eight["param"], one["param"], rtol=1e-3, atol=1e-5)
