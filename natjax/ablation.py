@@ -66,6 +66,9 @@ VARIANTS = (
         "supervised, high-pass input",
         _set(objective="supervised", input__filter="highpass"),
     ),
+    # NAT's successors on the same encoder, input, optimizer and schedule (natjax.objectives).
+    Variant("simclr", "SimCLR (two strong views, NT-Xent)", _set(objective="simclr")),
+    Variant("rotation", "RotNet (rotation prediction)", _set(objective="rotation")),
 )
 BASE = VARIANTS[0].name
 
