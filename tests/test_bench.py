@@ -90,12 +90,21 @@ def test_summary_tabulates_the_input_and_decode_benchmarks(tmp_path):
     assert "4 | 16 | 9,000" in summary.summarize([str(path)])
 
 
-def test_step_bench_compares_the_three_steps_on_one_batch(capsys):
+def test_step_bench_compares_the_steps_on_one_batch(capsys):
     row = step.bench_case("small_convnet", 28, 1, 16, repeats=1)
-    assert row["images_per_second"].keys() == {"nat_reassign", "nat_no_reassign", "supervised"}
+    objectives = {"supervised", "simclr", "rotation"}
+    assert row["images_per_second"].keys() == {"nat_reassign", "nat_no_reassign", *objectives}
     assert all(v > 0 for v in row["images_per_second"].values())
-    assert "small_convnet | float32 | 28 | 16" in step.format_table([row])
-    compiled = {"init", "nat_reassign", "nat_no_reassign", "supervised", "features", "reassign"}
+    views = row["views_vs_supervised"]
+    assert views.keys() == objectives and views["supervised"] == 1.0
+    # SimCLR's step sees 2 views of each of the 16 images, RotNet's 4.
+    ips = row["images_per_second"]
+    assert views["simclr"] == pytest.approx(2 * ips["simclr"] / ips["supervised"])
+    assert views["rotation"] == pytest.approx(4 * ips["rotation"] / ips["supervised"])
+    table = step.format_table([row])
+    assert "small_convnet | float32 | 28 | 16" in table
+    assert table.splitlines()[-1].endswith(f"{views['simclr']:.3f}, {views['rotation']:.3f}")
+    compiled = {"init", "nat_reassign", "nat_no_reassign", "features", "reassign", *objectives}
     assert row["compile_seconds"].keys() == compiled
     assert all(s > 0 for s in row["compile_seconds"].values())
     assert "small_convnet 28 px batch 16 float32: compiled supervised in" in capsys.readouterr().err

@@ -21,6 +21,7 @@ as such and the others still run. `--profile DIR` also writes a `jax.profiler` t
 steps of each variant per case.
 """
 
+import dataclasses
 import functools
 import os
 import sys
@@ -32,11 +33,11 @@ import ml_collections
 import numpy as np
 import optax
 
+from natjax import objectives
 from natjax.bench.flops import image_flops
 from natjax.bench.timing import load_config, median_seconds
 from natjax.loss import l2_normalize
 from natjax.models import create_model
-from natjax.objectives import objective_step, supervised
 from natjax.state import create_train_state
 from natjax.step import (
     StepConfig,
@@ -46,7 +47,10 @@ from natjax.step import (
     train_step,
 )
 from natjax.targets import targets
+from natjax.train import view_spec
 
+# The objectives timed beside NAT's steps, on the shared step; rows and ratios in views/s.
+OBJECTIVES = ("supervised", "simclr", "rotation")
 # (encoder, image size, channels, batch)
 CPU_CASES = (("small_convnet", 28, 1, 256), ("resnet18", 32, 3, 256))
 # ResNet-50 at batch 256 only (1024 with `--batch`): the batch of the paper and of torchvision's
@@ -203,19 +207,26 @@ def _variants(config, images: np.ndarray, batch: dict, log) -> tuple[dict, dict,
         fns[name] = _runner(step, state, batch)
         log(f"compiled {name} in {seconds[name]:.1f} s")
     reassigning = (model, step_config(config, size, 1), fns["nat_reassign"].holder)
-    config.model.target_dim = 10
-    model = create_model(config)
-    cfg = step_config(config, size, 0)  # The same random crops and flips as NAT's steps.
-    supervised_step = functools.partial(objective_step, objective=supervised.build(config))
-    step = jax.jit(
-        functools.partial(supervised_step, model=model, tx=tx, cfg=cfg), donate_argnums=0
-    )
-    state, init_seconds = _initial_state(model, tx, images)
-    seconds["init"] += init_seconds
-    step, seconds["supervised"] = compile_ahead(step, state, batch)
-    fns["supervised"] = _runner(step, state, batch)
-    log(f"compiled supervised in {seconds['supervised']:.1f} s")
+    for name in OBJECTIVES:
+        fns[name], seconds[name], init_seconds = _objective(config, name, images, batch, tx)
+        seconds["init"] += init_seconds
+        log(f"compiled {name} in {seconds[name]:.1f} s")
     return fns, seconds, reassigning
+
+
+def _objective(config, name: str, images: np.ndarray, batch: dict, tx) -> tuple:
+    """The runner of objective `name`'s step built as training builds it (its head, its views;
+    NAT's random crops and flips where it draws the configured ones), the seconds compiling it
+    took, and the seconds its initial state took."""
+    config = config.copy_and_resolve_references()
+    config.objective = name
+    config.model.target_dim = objectives.head_dim(config, num_classes=10)
+    model = create_model(config)
+    cfg = dataclasses.replace(step_config(config, images.shape[1], 0), views=view_spec(config))
+    fn = functools.partial(objectives.step_fn(config), model=model, tx=tx, cfg=cfg)
+    state, init_seconds = _initial_state(model, tx, images)
+    step, compile_seconds = compile_ahead(jax.jit(fn, donate_argnums=0), state, batch)
+    return _runner(step, state, batch), compile_seconds, init_seconds
 
 
 def bench_case(
@@ -237,9 +248,8 @@ def bench_case(
         "ids": jnp.arange(b, dtype=jnp.int32),
         "labels": jnp.asarray(rng.integers(0, 10, b), jnp.int32),
     }
-    fns, compile_seconds, (model, cfg, holder) = _variants(
-        _config(encoder, dtype), images, batch, log
-    )
+    config = _config(encoder, dtype)
+    fns, compile_seconds, (model, cfg, holder) = _variants(config, images, batch, log)
     seconds = median_seconds(fns, repeats)
     log(f"timed {repeats} steps of each variant")
     alone, more_compile_seconds = _time_reassign_alone(holder["state"], batch, model, cfg, repeats)
@@ -248,6 +258,7 @@ def bench_case(
     if profile_dir:
         profile(fns, os.path.join(profile_dir, f"{encoder}_{size}px_b{b}_{dtype}"))
     ips = {name: b / s for name, s in seconds.items()}
+    views = {name: _views_per_image(config, name) * b / seconds[name] for name in OBJECTIVES}
     peak = peak_flops(jax.devices()[0].device_kind)
     return {
         "encoder": encoder,
@@ -259,6 +270,8 @@ def bench_case(
         "reassign_alone_ms": alone * 1e3,
         "reassign_share": alone / seconds["nat_no_reassign"],
         "nat_vs_supervised": ips["nat_reassign"] / ips["supervised"],
+        # Each objective's views (image crops) per second, over the supervised step's.
+        "views_vs_supervised": {name: v / views["supervised"] for name, v in views.items()},
         # Per program: tracing, lowering and compiling it; `init`: the initial states' programs
         # compiled and run.
         "compile_seconds": compile_seconds,
@@ -266,6 +279,12 @@ def bench_case(
         # Training counted as 3 forward passes (the backward pass costs about two).
         "mfu": 3 * flops * ips["nat_reassign"] / peak if peak else None,
     }
+
+
+def _views_per_image(config, name: str) -> int:
+    config = config.copy_and_resolve_references()
+    config.objective = name
+    return objectives.build(config).num_views
 
 
 def _out_of_memory(error: Exception) -> bool:
@@ -303,20 +322,23 @@ def format_table(rows: list[dict]) -> str:
     head = "encoder | dtype | px | batch | supervised img/s | NAT no re-assign img/s"
     head += " | NAT re-assign img/s | re-assign overhead | re-assign alone | its share"
     head += " | NAT / supervised | forward GFLOP/img | MFU (NAT, of bf16 peak) | compile s"
-    lines = [head, "---|" * 13 + "---"]
+    head += " | views/s over supervised: SimCLR, RotNet"
+    lines = [head, "---|" * 14 + "---"]
     for r in rows:
         case = f"{r['encoder']} | {r['dtype']} | {r['image_size']} | {r['batch']}"
         if "error" in r:
-            lines.append(f"{case} | {r['error']}" + " | –" * 9)
+            lines.append(f"{case} | {r['error']}" + " | –" * 10)
             continue
         ips = r["images_per_second"]
         mfu = f"{r['mfu'] * 100:.1f}%" if r["mfu"] is not None else "–"
+        ratios = r.get("views_vs_supervised", {})  # Absent from rows measured before them.
+        others = ", ".join(f"{ratios[n]:.3f}" if n in ratios else "–" for n in OBJECTIVES[1:])
         lines.append(
             f"{case} | {ips['supervised']:.0f} | "
             f"{ips['nat_no_reassign']:.0f} | {ips['nat_reassign']:.0f} | "
             f"{r['reassign_overhead'] * 100:+.1f}% | {r['reassign_alone_ms']:.1f} ms | "
             f"{r['reassign_share'] * 100:.1f}% | {r['nat_vs_supervised']:.3f} | "
             f"{r['forward_gflops_per_image']:.3g} | {mfu} | "
-            f"{sum(r['compile_seconds'].values()):.1f}"
+            f"{sum(r['compile_seconds'].values()):.1f} | {others}"
         )
     return "\n".join(lines)

@@ -27,4 +27,6 @@ def loss(logits, labels):
 
 def build(config) -> Objective:
     del config  # No settings of its own.
-    return Objective("rotation", rotated_views, loss, head_dim=lambda num_classes: ROTATIONS)
+    return Objective(
+        "rotation", rotated_views, loss, num_views=ROTATIONS, head_dim=lambda n: ROTATIONS
+    )

@@ -49,7 +49,7 @@ class Settings:
 def build(config) -> Objective:
     settings = Settings(**config.simclr.to_dict())
     loss = functools.partial(_loss, temperature=settings.temperature)
-    return Objective("simclr", two_views, loss, strong_views=True)
+    return Objective("simclr", two_views, loss, num_views=2, strong_views=True)
 
 
 def _loss(out, aux, *, temperature):

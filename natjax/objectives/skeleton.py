@@ -32,6 +32,7 @@ class Objective:
     name: str
     views: Callable
     loss: Callable
+    num_views: int = 1  # Views per image: `views` gives `num_views * b` inputs.
     head_dim: Callable[[int], int | None] = lambda num_classes: None
     needs_labels: bool = False
     strong_views: bool = False  # Always strong views (`input.strong`), whatever `input.views`.
