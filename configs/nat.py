@@ -44,7 +44,8 @@ def _base() -> ml_collections.ConfigDict:
     # "nat"; "supervised": the same encoder, views and optimizer trained with labels
     # (cross-entropy on a head with one output per class), the upper bound in the same harness;
     # NAT's successors on the same harness (natjax.objectives): "simclr" (two strong views,
-    # NT-Xent over the global batch), "rotation" (RotNet: which of 4 rotations is shown).
+    # NT-Xent over the global batch), "rotation" (RotNet: which of 4 rotations is shown),
+    # "instdisc" (each image its own class, against a memory bank of one vector per image).
     c.objective = "nat"
     c.batch_size = 256  # Global batch, split over all devices.
     c.num_epochs = 10
@@ -118,6 +119,9 @@ def _base() -> ml_collections.ConfigDict:
 
     c.simclr = ml_collections.ConfigDict()  # objective=simclr (natjax.objectives.simclr).
     c.simclr.temperature = 0.5
+    c.instdisc = ml_collections.ConfigDict()  # objective=instdisc (natjax.objectives.instdisc).
+    c.instdisc.temperature = 0.07
+    c.instdisc.momentum = 0.5  # Memory bank entry <- momentum * entry + (1 - momentum) * feature.
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "sgd"  # sgd | adam

@@ -69,6 +69,7 @@ VARIANTS = (
     # NAT's successors on the same encoder, input, optimizer and schedule (natjax.objectives).
     Variant("simclr", "SimCLR (two strong views, NT-Xent)", _set(objective="simclr")),
     Variant("rotation", "RotNet (rotation prediction)", _set(objective="rotation")),
+    Variant("instdisc", "InstDisc (memory bank, full softmax)", _set(objective="instdisc")),
 )
 BASE = VARIANTS[0].name
 

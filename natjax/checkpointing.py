@@ -28,6 +28,8 @@ def create_manager(
 def _items(state: TrainState) -> tuple[dict, dict]:
     model = {"params": state.params, "batch_stats": state.batch_stats}
     train = {"step": state.step, "opt_state": state.opt_state, "perm": state.perm, "rng": state.rng}
+    if state.extra:  # Only objectives with state of their own: NAT's layout stays as it was.
+        train["extra"] = state.extra
     return model, train
 
 

@@ -70,6 +70,7 @@ _ADDED_KEYS = (
     ("eval.max_feature_bytes", 4 << 30),
     ("eval.minibatch", {"epochs": 5, "batch_size": 256, "learning_rate": 1e-2}),
     ("simclr", {"temperature": 0.5}),
+    ("instdisc", {"temperature": 0.07, "momentum": 0.5}),
 )
 
 

@@ -1,5 +1,7 @@
 """The train state: one pytree holding everything a run needs to continue."""
 
+from collections.abc import Callable
+
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -15,6 +17,8 @@ class TrainState(flax.struct.PyTreeNode):
     opt_state: optax.OptState
     perm: jax.Array  # int32 [n]: image i owns target perm[i]; always a permutation of [0, n).
     rng: jax.Array  # uint32 [2]: the run's key; the step number is folded into it.
+    # An objective's own state beyond the parameters (InstDisc's memory bank); NAT's is empty.
+    extra: dict = flax.struct.field(default_factory=dict)
 
     def apply_gradients(self, grads, tx: optax.GradientTransformation, **changes) -> "TrainState":
         """One optimizer step on `params`; `changes` replaces other fields (e.g. `perm`)."""
@@ -41,10 +45,13 @@ def create_train_state(
     seed: int,
     num_examples: int,
     input_shape: tuple[int, ...],
+    init_extra: Callable[[jax.Array, int], dict] | None = None,
 ) -> TrainState:
-    """The state at step 0; image i starts with target i (the targets are i.i.d. anyway)."""
+    """The state at step 0; image i starts with target i (the targets are i.i.d. anyway).
+    `init_extra(key, num_examples)` makes the objective's own state, from a key of its own."""
     init_rng, run_rng = split_seed(seed)
     variables = init_variables(model, init_rng, input_shape)
+    extra = {} if init_extra is None else init_extra(jax.random.fold_in(init_rng, 1), num_examples)
     return TrainState(
         step=jnp.zeros((), jnp.int32),
         params=variables["params"],
@@ -52,4 +59,5 @@ def create_train_state(
         opt_state=tx.init(variables["params"]),
         perm=jnp.arange(num_examples, dtype=jnp.int32),
         rng=run_rng,
+        extra=extra,
     )

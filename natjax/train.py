@@ -119,9 +119,9 @@ def input_shape(run: Run) -> tuple[int, int, int]:
 
 def initial_state(run: Run, manager) -> TrainState:
     """Step 0's state, or the latest checkpoint in the workdir (resumed with no extra flag)."""
-    state = create_train_state(
-        run.model, run.tx, run.config.seed, len(run.dataset.train), input_shape(run)
-    )
+    n = len(run.dataset.train)
+    init_extra = objectives.init_extra(run.config)
+    state = create_train_state(run.model, run.tx, run.config.seed, n, input_shape(run), init_extra)
     state = jax.device_put(state, sharding.state_sharding(run.mesh))
     restored = checkpointing.restore_latest(manager, state)
     if restored is not None:

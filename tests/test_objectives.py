@@ -15,11 +15,10 @@ from test_step import is_permutation, make
 import natjax
 from configs.nat import get_config
 from conftest import ROOT, tiny_config
-from natjax import data, objectives
+from natjax import checkpointing, data, objectives, train
 from natjax.encoder_io import read_run
-from natjax.objectives import rotation, simclr, supervised
+from natjax.objectives import instdisc, rotation, simclr, supervised
 from natjax.step import StepConfig
-from natjax.train import train_and_evaluate
 from natjax.views import ViewSpec
 
 
@@ -98,12 +97,15 @@ def test_simclr_views_are_two_different_strong_views_of_each_image():
     assert not np.array_equal(x, y)  # `input.strong`'s settings are the ones used.
 
 
-@pytest.mark.parametrize("name", ["simclr", "rotation"])
+@pytest.mark.parametrize("name", ["simclr", "rotation", "instdisc"])
 def test_a_step_is_a_pure_function_of_state_and_batch(name):
     """What bitwise resumption needs: the views come from (seed, step), nothing else."""
     n, b = 16, 8
     state, step, images = make(n, b, 0, step_fn=step_of(name), dim=4)
-    batches = [{"images": images[i * b : (i + 1) * b], "ids": np.arange(b)} for i in range(2)]
+    state = state.replace(extra=instdisc.init_bank(jax.random.key(1), n, 4))  # Unused by others.
+    batches = [
+        {"images": images[i * b : (i + 1) * b], "ids": np.arange(b) + i * b} for i in range(2)
+    ]
     saved = jax.tree.map(np.asarray, jax.device_get(state))  # As a checkpoint holds it.
     straight = state
     for batch in batches * 2:
@@ -118,14 +120,14 @@ def test_a_step_is_a_pure_function_of_state_and_batch(name):
         np.testing.assert_array_equal(a, c)
 
 
-@pytest.mark.parametrize("name, head", [("simclr", 8), ("rotation", 4)])
+@pytest.mark.parametrize("name, head", [("simclr", 8), ("rotation", 4), ("instdisc", 8)])
 def test_each_objective_trains_exports_and_does_not_collapse(tmp_path, name, head):
     config = tiny_config(str(tmp_path))
     config.objective = name
     config.model.head_widths = (16,)
     config.eval.protocols = ("linear", "knn")
     workdir = str(tmp_path / "run")
-    summary = train_and_evaluate(config, workdir)
+    summary = train.train_and_evaluate(config, workdir)
     assert np.isfinite(summary["final_loss"]) and 0 <= summary["knn_top1"] <= 1
     saved, _ = read_run(workdir)
     assert saved.objective == name and saved.model.target_dim == head
@@ -182,3 +184,59 @@ def test_global_batch_terms_are_the_same_on_eight_devices(name):
     assert (one["devices"], eight["devices"]) == (1, 8)
     np.testing.assert_allclose(eight["losses"], one["losses"], rtol=1e-4)
     np.testing.assert_allclose(eight["param"], one["param"], rtol=1e-3, atol=1e-5)
+
+
+def numpy_instdisc(out, ids, bank, temperature):
+    f = out / np.linalg.norm(out, axis=1, keepdims=True)
+    total = 0.0
+    for i, j in enumerate(ids):
+        e = np.exp(bank @ f[i] / temperature)
+        total += -np.log(e[j] / e.sum())
+    return total / len(ids)
+
+
+def test_instdisc_loss_and_bank_update_are_the_papers():
+    rng = np.random.default_rng(4)
+    bank = rng.normal(size=(10, 3))
+    bank /= np.linalg.norm(bank, axis=1, keepdims=True)
+    out, ids = rng.normal(size=(4, 3)), np.array([7, 0, 3, 9])
+    got = instdisc.loss(jnp.asarray(out), jnp.asarray(ids), jnp.asarray(bank), 0.07)
+    np.testing.assert_allclose(float(got), numpy_instdisc(out, ids, bank, 0.07), rtol=1e-4)
+    new = np.asarray(instdisc.update(jnp.asarray(out), jnp.asarray(ids), jnp.asarray(bank), 0.5))
+    f = out / np.linalg.norm(out, axis=1, keepdims=True)
+    moved = 0.5 * bank[ids] + 0.5 * f
+    np.testing.assert_allclose(
+        new[ids], moved / np.linalg.norm(moved, axis=1, keepdims=True), atol=1e-6
+    )
+    others = np.setdiff1d(np.arange(10), ids)
+    np.testing.assert_array_equal(new[others], bank[others].astype(np.float32))
+
+
+def test_the_memory_bank_is_checkpointed_and_nats_layout_has_no_extra(tmp_path):
+    config = tiny_config(str(tmp_path))
+    config.objective = "instdisc"
+    workdir = str(tmp_path / "run")
+    run = train.setup(config, workdir)
+    manager = checkpointing.create_manager(workdir)
+    state = train.initial_state(run, manager)
+    assert state.extra["bank"].shape == (len(run.dataset.train), config.model.target_dim)
+    step = train.compile_step(run)
+    batches = [
+        train.sharding.put_batch(r, run.mesh, config.batch_size) for r in train.batches(run, 0)
+    ]
+    for batch in batches[:2]:
+        state, _ = step(state, batch)
+    checkpointing.save(manager, state, config.to_dict())
+    checkpointing.wait(manager)
+    bank_at_2 = np.asarray(state.extra["bank"])
+    straight = state
+    for batch in batches[2:4]:
+        straight, _ = step(straight, batch)
+    resumed = train.initial_state(run, manager)  # From the checkpoint at step 2.
+    assert int(resumed.step) == 2
+    for batch in batches[2:4]:
+        resumed, _ = step(resumed, batch)
+    np.testing.assert_array_equal(resumed.extra["bank"], straight.extra["bank"])
+    assert not np.array_equal(straight.extra["bank"], bank_at_2)  # It moved.
+    _, nat_train = checkpointing._items(resumed.replace(extra={}))
+    assert "extra" not in nat_train

@@ -50,7 +50,7 @@ from natjax.targets import targets
 from natjax.train import view_spec
 
 # The objectives timed beside NAT's steps, on the shared step; rows and ratios in views/s.
-OBJECTIVES = ("supervised", "simclr", "rotation")
+OBJECTIVES = ("supervised", "simclr", "rotation", "instdisc")
 # (encoder, image size, channels, batch)
 CPU_CASES = (("small_convnet", 28, 1, 256), ("resnet18", 32, 3, 256))
 # ResNet-50 at batch 256 only (1024 with `--batch`): the batch of the paper and of torchvision's
@@ -179,12 +179,13 @@ def _runner(step_fn, state, batch):
     return run
 
 
-def _initial_state(model, tx, images: np.ndarray) -> tuple:
+def _initial_state(model, tx, images: np.ndarray, init_extra=None) -> tuple:
     """The train state at step 0 for `images`, from one jitted program (op by op, ResNet-50's
     initialisation took longer than that program's compilation on a CPU: 16 s against 10 s),
     and the seconds it took to compile and run."""
     start = time.perf_counter()
-    init = functools.partial(create_train_state, model, tx, 0, len(images), images.shape[1:])
+    shape = images.shape[1:]
+    init = functools.partial(create_train_state, model, tx, 0, len(images), shape, init_extra)
     state = jax.block_until_ready(jax.jit(init)())
     return state, time.perf_counter() - start
 
@@ -224,7 +225,7 @@ def _objective(config, name: str, images: np.ndarray, batch: dict, tx) -> tuple:
     model = create_model(config)
     cfg = dataclasses.replace(step_config(config, images.shape[1], 0), views=view_spec(config))
     fn = functools.partial(objectives.step_fn(config), model=model, tx=tx, cfg=cfg)
-    state, init_seconds = _initial_state(model, tx, images)
+    state, init_seconds = _initial_state(model, tx, images, objectives.init_extra(config))
     step, compile_seconds = compile_ahead(jax.jit(fn, donate_argnums=0), state, batch)
     return _runner(step, state, batch), compile_seconds, init_seconds
 
@@ -322,7 +323,7 @@ def format_table(rows: list[dict]) -> str:
     head = "encoder | dtype | px | batch | supervised img/s | NAT no re-assign img/s"
     head += " | NAT re-assign img/s | re-assign overhead | re-assign alone | its share"
     head += " | NAT / supervised | forward GFLOP/img | MFU (NAT, of bf16 peak) | compile s"
-    head += " | views/s over supervised: SimCLR, RotNet"
+    head += " | views/s over supervised: SimCLR, RotNet, InstDisc"
     lines = [head, "---|" * 14 + "---"]
     for r in rows:
         case = f"{r['encoder']} | {r['dtype']} | {r['image_size']} | {r['batch']}"

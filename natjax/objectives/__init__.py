@@ -4,13 +4,14 @@ on one shared skeleton (`skeleton.objective_step`), each in its module."""
 import functools
 
 from natjax import step
-from natjax.objectives import rotation, simclr, supervised
+from natjax.objectives import instdisc, rotation, simclr, supervised
 from natjax.objectives.skeleton import Objective, objective_step
 
 _BUILDERS = {
     "supervised": supervised.build,
     "simclr": simclr.build,
     "rotation": rotation.build,
+    "instdisc": instdisc.build,
 }
 NAMES = ("nat", *_BUILDERS)
 
@@ -34,6 +35,12 @@ def head_dim(config, num_classes: int) -> int:
     objective = build(config)
     fixed = None if objective is None else objective.head_dim(num_classes)
     return config.model.target_dim if fixed is None else fixed
+
+
+def init_extra(config):
+    """The objective's `init_extra(key, num_examples)`, or None where it has no state."""
+    objective = build(config)
+    return None if objective is None else objective.init_extra
 
 
 def strong_views(config) -> bool:

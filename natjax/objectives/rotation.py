@@ -28,5 +28,9 @@ def loss(logits, labels):
 def build(config) -> Objective:
     del config  # No settings of its own.
     return Objective(
-        "rotation", rotated_views, loss, num_views=ROTATIONS, head_dim=lambda n: ROTATIONS
+        "rotation",
+        rotated_views,
+        lambda logits, labels, extra: loss(logits, labels),
+        num_views=ROTATIONS,
+        head_dim=lambda num_classes: ROTATIONS,
     )

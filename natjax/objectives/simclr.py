@@ -52,6 +52,6 @@ def build(config) -> Objective:
     return Objective("simclr", two_views, loss, num_views=2, strong_views=True)
 
 
-def _loss(out, aux, *, temperature):
-    del aux  # The twins are known by position.
+def _loss(out, aux, extra, *, temperature):
+    del aux, extra  # The twins are known by position.
     return nt_xent(out, temperature)

@@ -25,9 +25,12 @@ class Objective:
     """One training objective in the shared step.
 
     `views(key, batch, cfg)` gives the model's uint8 inputs `[v * b, S, S, C]` (v views per
-    image) and what the loss needs besides the outputs (labels, or None); `loss(out, aux)` maps
-    the head's outputs `[v * b, d]` to a scalar. `head_dim(num_classes)` is the head's width
-    when the objective fixes it (a classifier's), None to keep `model.target_dim`."""
+    image) and what the loss needs besides the outputs (labels, ids, or None);
+    `loss(out, aux, extra)` maps the head's outputs `[v * b, d]` to a scalar, given the
+    objective's own state `extra` (`init_extra(key, num_examples)` makes it, `update(out, aux,
+    extra)` advances it after the step, on outputs outside the gradient). `head_dim(num_classes)`
+    is the head's width when the objective fixes it (a classifier's), None to keep
+    `model.target_dim`."""
 
     name: str
     views: Callable
@@ -36,6 +39,8 @@ class Objective:
     head_dim: Callable[[int], int | None] = lambda num_classes: None
     needs_labels: bool = False
     strong_views: bool = False  # Always strong views (`input.strong`), whatever `input.views`.
+    init_extra: Callable[[jax.Array, int], dict] | None = None
+    update: Callable = lambda out, aux, extra: extra
 
 
 def objective_step(
@@ -56,12 +61,13 @@ def objective_step(
 
     def loss_fn(params):
         out, batch_stats = apply_train(model, state, params, x)
-        return objective.loss(out, aux), batch_stats
+        return objective.loss(out, aux, state.extra), (batch_stats, out)
 
-    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    (loss, (batch_stats, out)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    extra = objective.update(jax.lax.stop_gradient(out), aux, state.extra)
     metrics = {
         "loss": loss,
         "changed_fraction": jnp.zeros((), jnp.float32),
         "reassigned": jnp.zeros((), bool),
     }
-    return state.apply_gradients(grads, tx, batch_stats=batch_stats), metrics
+    return state.apply_gradients(grads, tx, batch_stats=batch_stats, extra=extra), metrics

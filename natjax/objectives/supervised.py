@@ -18,5 +18,9 @@ def loss(logits, labels):
 def build(config) -> Objective:
     del config  # No settings of its own.
     return Objective(
-        "supervised", views, loss, head_dim=lambda num_classes: num_classes, needs_labels=True
+        "supervised",
+        views,
+        lambda logits, labels, extra: loss(logits, labels),
+        head_dim=lambda num_classes: num_classes,
+        needs_labels=True,
     )
