@@ -45,7 +45,8 @@ def _base() -> ml_collections.ConfigDict:
     # (cross-entropy on a head with one output per class), the upper bound in the same harness;
     # NAT's successors on the same harness (natjax.objectives): "simclr" (two strong views,
     # NT-Xent over the global batch), "rotation" (RotNet: which of 4 rotations is shown),
-    # "instdisc" (each image its own class, against a memory bank of one vector per image).
+    # "instdisc" (each image its own class, against a memory bank of one vector per image),
+    # "simsiam" (two strong views, a predictor, a stop-gradient).
     c.objective = "nat"
     c.batch_size = 256  # Global batch, split over all devices.
     c.num_epochs = 10
@@ -122,6 +123,8 @@ def _base() -> ml_collections.ConfigDict:
     c.instdisc = ml_collections.ConfigDict()  # objective=instdisc (natjax.objectives.instdisc).
     c.instdisc.temperature = 0.07
     c.instdisc.momentum = 0.5  # Memory bank entry <- momentum * entry + (1 - momentum) * feature.
+    c.simsiam = ml_collections.ConfigDict()  # objective=simsiam (natjax.objectives.simsiam).
+    c.simsiam.predictor_width = 16  # The predictor's bottleneck (target_dim -> this -> target_dim).
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "sgd"  # sgd | adam

@@ -70,6 +70,7 @@ VARIANTS = (
     Variant("simclr", "SimCLR (two strong views, NT-Xent)", _set(objective="simclr")),
     Variant("rotation", "RotNet (rotation prediction)", _set(objective="rotation")),
     Variant("instdisc", "InstDisc (memory bank, full softmax)", _set(objective="instdisc")),
+    Variant("simsiam", "SimSiam (predictor, stop-gradient)", _set(objective="simsiam")),
 )
 BASE = VARIANTS[0].name
 

@@ -71,6 +71,7 @@ _ADDED_KEYS = (
     ("eval.minibatch", {"epochs": 5, "batch_size": 256, "learning_rate": 1e-2}),
     ("simclr", {"temperature": 0.5}),
     ("instdisc", {"temperature": 0.07, "momentum": 0.5}),
+    ("simsiam", {"predictor_width": 16}),
 )
 
 

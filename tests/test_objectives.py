@@ -8,6 +8,7 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from test_scale_out import python
 from test_step import is_permutation, make
@@ -15,11 +16,13 @@ from test_step import is_permutation, make
 import natjax
 from configs.nat import get_config
 from conftest import ROOT, tiny_config
-from natjax import checkpointing, data, objectives, train
+from natjax import checkpointing, data, objectives, probes, train
 from natjax.encoder_io import read_run
-from natjax.objectives import instdisc, rotation, simclr, supervised
+from natjax.objectives import instdisc, rotation, simclr, simsiam, supervised
 from natjax.step import StepConfig
 from natjax.views import ViewSpec
+
+TX = optax.sgd(0.1, momentum=0.9)  # test_step.make's optimizer.
 
 
 def step_of(name):
@@ -97,12 +100,16 @@ def test_simclr_views_are_two_different_strong_views_of_each_image():
     assert not np.array_equal(x, y)  # `input.strong`'s settings are the ones used.
 
 
-@pytest.mark.parametrize("name", ["simclr", "rotation", "instdisc"])
+@pytest.mark.parametrize("name", ["simclr", "rotation", "instdisc", "simsiam"])
 def test_a_step_is_a_pure_function_of_state_and_batch(name):
     """What bitwise resumption needs: the views come from (seed, step), nothing else."""
     n, b = 16, 8
     state, step, images = make(n, b, 0, step_fn=step_of(name), dim=4)
-    state = state.replace(extra=instdisc.init_bank(jax.random.key(1), n, 4))  # Unused by others.
+    if name == "instdisc":
+        state = state.replace(extra=instdisc.init_bank(jax.random.key(1), n, 4))
+    if name == "simsiam":
+        predictor = simsiam.init_predictor(jax.random.key(1), 4, 2)
+        state = state.replace(extra={"params": predictor, "opt_state": TX.init(predictor)})
     batches = [
         {"images": images[i * b : (i + 1) * b], "ids": np.arange(b) + i * b} for i in range(2)
     ]
@@ -120,7 +127,9 @@ def test_a_step_is_a_pure_function_of_state_and_batch(name):
         np.testing.assert_array_equal(a, c)
 
 
-@pytest.mark.parametrize("name, head", [("simclr", 8), ("rotation", 4), ("instdisc", 8)])
+@pytest.mark.parametrize(
+    "name, head", [("simclr", 8), ("rotation", 4), ("instdisc", 8), ("simsiam", 8)]
+)
 def test_each_objective_trains_exports_and_does_not_collapse(tmp_path, name, head):
     config = tiny_config(str(tmp_path))
     config.objective = name
@@ -240,3 +249,31 @@ def test_the_memory_bank_is_checkpointed_and_nats_layout_has_no_extra(tmp_path):
     assert not np.array_equal(straight.extra["bank"], bank_at_2)  # It moved.
     _, nat_train = checkpointing._items(resumed.replace(extra={}))
     assert "extra" not in nat_train
+
+
+def test_simsiam_loss_is_the_negative_cosine_both_ways_through_the_predictor():
+    rng = np.random.default_rng(5)
+    out = rng.normal(size=(6, 4)).astype(np.float32)
+    predictor = simsiam.init_predictor(jax.random.key(0), 4, 3)
+    w1, b1, w2, b2 = (np.asarray(layer[k]) for layer in predictor for k in ("w", "b"))
+
+    def cos(a, b):
+        return np.sum(a * b, 1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+    z1, z2 = out[:3], out[3:]
+    p1, p2 = (np.maximum(z @ w1 + b1, 0) @ w2 + b2 for z in (z1, z2))
+    expected = -0.5 * cos(p1, z2).mean() - 0.5 * cos(p2, z1).mean()
+    np.testing.assert_allclose(float(simsiam.loss(out, predictor)), expected, rtol=1e-5)
+
+
+def test_simsiams_predictor_is_trained_and_its_targets_get_no_gradient():
+    z = jnp.asarray(np.random.default_rng(6).normal(size=(4, 4)), jnp.float32)
+    predictor = simsiam.init_predictor(jax.random.key(0), 4, 3)
+    g_out, g_pred = jax.grad(simsiam.loss, argnums=(0, 1))(z, predictor)
+    assert all(np.abs(leaf).sum() > 0 for leaf in jax.tree.leaves(g_pred))
+    assert np.abs(np.asarray(g_out)).sum() > 0
+
+    def one_way(o):  # View 1's prediction against view 2's projection, held fixed.
+        return simsiam.negative_cosine(probes.mlp(predictor, o[:2]), o[2:])
+
+    assert np.abs(np.asarray(jax.grad(one_way)(z)[2:])).sum() == 0

@@ -4,7 +4,7 @@ on one shared skeleton (`skeleton.objective_step`), each in its module."""
 import functools
 
 from natjax import step
-from natjax.objectives import instdisc, rotation, simclr, supervised
+from natjax.objectives import instdisc, rotation, simclr, simsiam, supervised
 from natjax.objectives.skeleton import Objective, objective_step
 
 _BUILDERS = {
@@ -12,6 +12,7 @@ _BUILDERS = {
     "simclr": simclr.build,
     "rotation": rotation.build,
     "instdisc": instdisc.build,
+    "simsiam": simsiam.build,
 }
 NAMES = ("nat", *_BUILDERS)
 

@@ -28,7 +28,8 @@ class Objective:
     image) and what the loss needs besides the outputs (labels, ids, or None);
     `loss(out, aux, extra)` maps the head's outputs `[v * b, d]` to a scalar, given the
     objective's own state `extra` (`init_extra(key, num_examples)` makes it, `update(out, aux,
-    extra)` advances it after the step, on outputs outside the gradient). `head_dim(num_classes)`
+    extra)` advances it after the step, on outputs outside the gradient; its `params`, if any,
+    are trained with the model's by the same optimizer). `head_dim(num_classes)`
     is the head's width when the objective fixes it (a classifier's), None to keep
     `model.target_dim`."""
 
@@ -59,15 +60,27 @@ def objective_step(
     key = jax.random.fold_in(state.rng, state.step)
     x, aux = objective.views(key, batch, cfg)
 
-    def loss_fn(params):
+    def loss_fn(params, own):
         out, batch_stats = apply_train(model, state, params, x)
-        return objective.loss(out, aux, state.extra), (batch_stats, out)
+        return objective.loss(out, aux, {**state.extra, "params": own}), (batch_stats, out)
 
-    (loss, (batch_stats, out)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-    extra = objective.update(jax.lax.stop_gradient(out), aux, state.extra)
+    own = state.extra.get("params", {})
+    grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
+    (loss, (batch_stats, out)), (grads, own_grads) = grad_fn(state.params, own)
+    extra = _train_own(state.extra, own_grads, tx)
+    extra = objective.update(jax.lax.stop_gradient(out), aux, extra)
     metrics = {
         "loss": loss,
         "changed_fraction": jnp.zeros((), jnp.float32),
         "reassigned": jnp.zeros((), bool),
     }
     return state.apply_gradients(grads, tx, batch_stats=batch_stats, extra=extra), metrics
+
+
+def _train_own(extra: dict, grads, tx: optax.GradientTransformation) -> dict:
+    """`extra` with its own `params` (if any) stepped by `tx` on `grads`."""
+    if "params" not in extra:
+        return extra
+    updates, opt_state = tx.update(grads, extra["opt_state"], extra["params"])
+    params = optax.apply_updates(extra["params"], updates)
+    return {**extra, "params": params, "opt_state": opt_state}
