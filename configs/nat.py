@@ -46,7 +46,8 @@ def _base() -> ml_collections.ConfigDict:
     # NAT's successors on the same harness (natjax.objectives): "simclr" (two strong views,
     # NT-Xent over the global batch), "rotation" (RotNet: which of 4 rotations is shown),
     # "instdisc" (each image its own class, against a memory bank of one vector per image),
-    # "simsiam" (two strong views, a predictor, a stop-gradient).
+    # "simsiam" (two strong views, a predictor, a stop-gradient), "byol" (the same with a
+    # momentum target network).
     c.objective = "nat"
     c.batch_size = 256  # Global batch, split over all devices.
     c.num_epochs = 10
@@ -125,6 +126,9 @@ def _base() -> ml_collections.ConfigDict:
     c.instdisc.momentum = 0.5  # Memory bank entry <- momentum * entry + (1 - momentum) * feature.
     c.simsiam = ml_collections.ConfigDict()  # objective=simsiam (natjax.objectives.simsiam).
     c.simsiam.predictor_width = 16  # The predictor's bottleneck (target_dim -> this -> target_dim).
+    c.byol = ml_collections.ConfigDict()  # objective=byol (natjax.objectives.byol).
+    c.byol.momentum = 0.99  # The target network's, constant.
+    c.byol.predictor_width = 256
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "sgd"  # sgd | adam

@@ -71,6 +71,7 @@ VARIANTS = (
     Variant("rotation", "RotNet (rotation prediction)", _set(objective="rotation")),
     Variant("instdisc", "InstDisc (memory bank, full softmax)", _set(objective="instdisc")),
     Variant("simsiam", "SimSiam (predictor, stop-gradient)", _set(objective="simsiam")),
+    Variant("byol", "BYOL (predictor, momentum target)", _set(objective="byol")),
 )
 BASE = VARIANTS[0].name
 

@@ -72,6 +72,7 @@ _ADDED_KEYS = (
     ("simclr", {"temperature": 0.5}),
     ("instdisc", {"temperature": 0.07, "momentum": 0.5}),
     ("simsiam", {"predictor_width": 16}),
+    ("byol", {"momentum": 0.99, "predictor_width": 256}),
 )
 
 

@@ -45,14 +45,17 @@ def create_train_state(
     seed: int,
     num_examples: int,
     input_shape: tuple[int, ...],
-    init_extra: Callable[[jax.Array, int], dict] | None = None,
+    init_extra: Callable[[jax.Array, int, dict], dict] | None = None,
 ) -> TrainState:
     """The state at step 0; image i starts with target i (the targets are i.i.d. anyway).
-    `init_extra(key, num_examples)` makes the objective's own state, from a key of its own; its
-    `params` (SimSiam's predictor) get an `opt_state` of the run's optimizer beside them."""
+    `init_extra(key, num_examples, params)` makes the objective's own state, from a key of its
+    own; its `params` (a predictor) get an `opt_state` of the run's optimizer beside them."""
     init_rng, run_rng = split_seed(seed)
     variables = init_variables(model, init_rng, input_shape)
-    extra = {} if init_extra is None else init_extra(jax.random.fold_in(init_rng, 1), num_examples)
+    extra = {}
+    if init_extra is not None:
+        key = jax.random.fold_in(init_rng, 1)
+        extra = init_extra(key, num_examples, variables["params"])
     if "params" in extra:
         extra = {**extra, "opt_state": tx.init(extra["params"])}
     return TrainState(

@@ -18,7 +18,7 @@ from configs.nat import get_config
 from conftest import ROOT, tiny_config
 from natjax import checkpointing, data, objectives, probes, train
 from natjax.encoder_io import read_run
-from natjax.objectives import instdisc, rotation, simclr, simsiam, supervised
+from natjax.objectives import byol, instdisc, rotation, simclr, simsiam, supervised
 from natjax.step import StepConfig
 from natjax.views import ViewSpec
 
@@ -100,16 +100,18 @@ def test_simclr_views_are_two_different_strong_views_of_each_image():
     assert not np.array_equal(x, y)  # `input.strong`'s settings are the ones used.
 
 
-@pytest.mark.parametrize("name", ["simclr", "rotation", "instdisc", "simsiam"])
+@pytest.mark.parametrize("name", ["simclr", "rotation", "instdisc", "simsiam", "byol"])
 def test_a_step_is_a_pure_function_of_state_and_batch(name):
     """What bitwise resumption needs: the views come from (seed, step), nothing else."""
     n, b = 16, 8
     state, step, images = make(n, b, 0, step_fn=step_of(name), dim=4)
     if name == "instdisc":
         state = state.replace(extra=instdisc.init_bank(jax.random.key(1), n, 4))
-    if name == "simsiam":
+    if name in ("simsiam", "byol"):
         predictor = simsiam.init_predictor(jax.random.key(1), 4, 2)
         state = state.replace(extra={"params": predictor, "opt_state": TX.init(predictor)})
+    if name == "byol":
+        state = state.replace(extra={**state.extra, "target": jax.tree.map(jnp.copy, state.params)})
     batches = [
         {"images": images[i * b : (i + 1) * b], "ids": np.arange(b) + i * b} for i in range(2)
     ]
@@ -128,7 +130,7 @@ def test_a_step_is_a_pure_function_of_state_and_batch(name):
 
 
 @pytest.mark.parametrize(
-    "name, head", [("simclr", 8), ("rotation", 4), ("instdisc", 8), ("simsiam", 8)]
+    "name, head", [("simclr", 8), ("rotation", 4), ("instdisc", 8), ("simsiam", 8), ("byol", 8)]
 )
 def test_each_objective_trains_exports_and_does_not_collapse(tmp_path, name, head):
     config = tiny_config(str(tmp_path))
@@ -277,3 +279,37 @@ def test_simsiams_predictor_is_trained_and_its_targets_get_no_gradient():
         return simsiam.negative_cosine(probes.mlp(predictor, o[:2]), o[2:])
 
     assert np.abs(np.asarray(jax.grad(one_way)(z)[2:])).sum() == 0
+
+
+def test_byol_loss_is_the_normalised_square_distance_both_ways():
+    rng = np.random.default_rng(7)
+    out, target = rng.normal(size=(2, 6, 4)).astype(np.float32)
+    predictor = simsiam.init_predictor(jax.random.key(0), 4, 16)
+    w1, b1, w2, b2 = (np.asarray(layer[k]) for layer in predictor for k in ("w", "b"))
+
+    def unit(a):
+        return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+    p1, p2 = (np.maximum(z @ w1 + b1, 0) @ w2 + b2 for z in (out[:3], out[3:]))
+    pairs = ((p1, target[3:]), (p2, target[:3]))
+    expected = sum(np.mean(np.sum((unit(p) - unit(t)) ** 2, 1)) for p, t in pairs)
+    np.testing.assert_allclose(float(byol.loss(out, target, predictor)), expected, rtol=1e-5)
+
+
+def test_byols_target_is_a_moving_average_of_the_online_network_without_gradient(tmp_path):
+    config = tiny_config(str(tmp_path))
+    config.objective = "byol"
+    config.byol.momentum = 0.9
+    run = train.setup(config, str(tmp_path / "run"))
+    state = train.initial_state(run, checkpointing.create_manager(str(tmp_path / "run")))
+    leaves = jax.tree.leaves
+    pairs = zip(leaves(state.extra["target"]), leaves(state.params), strict=True)
+    assert all(np.array_equal(t, p) for t, p in pairs)
+    before = jax.tree.map(np.asarray, state.extra["target"])
+    batch = train.sharding.put_batch(next(train.batches(run, 0)), run.mesh, config.batch_size)
+    after, _ = train.compile_step(run)(state, batch)
+    expected = jax.tree.map(lambda t, p: 0.9 * t + 0.1 * np.asarray(p), before, after.params)
+    for got, want in zip(leaves(after.extra["target"]), leaves(expected), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    pairs = zip(leaves(after.params), leaves(before), strict=True)
+    assert not all(np.array_equal(a, b) for a, b in pairs)

@@ -4,7 +4,7 @@ on one shared skeleton (`skeleton.objective_step`), each in its module."""
 import functools
 
 from natjax import step
-from natjax.objectives import instdisc, rotation, simclr, simsiam, supervised
+from natjax.objectives import byol, instdisc, rotation, simclr, simsiam, supervised
 from natjax.objectives.skeleton import Objective, objective_step
 
 _BUILDERS = {
@@ -13,6 +13,7 @@ _BUILDERS = {
     "rotation": rotation.build,
     "instdisc": instdisc.build,
     "simsiam": simsiam.build,
+    "byol": byol.build,
 }
 NAMES = ("nat", *_BUILDERS)
 
@@ -39,7 +40,8 @@ def head_dim(config, num_classes: int) -> int:
 
 
 def init_extra(config):
-    """The objective's `init_extra(key, num_examples)`, or None where it has no state."""
+    """The objective's `init_extra(key, num_examples, params)`, or None where it has no
+    state."""
     objective = build(config)
     return None if objective is None else objective.init_extra
 

@@ -64,5 +64,6 @@ def build(config) -> Objective:
     )
 
 
-def _init(key, num_examples, *, dim):
+def _init(key, num_examples, params, *, dim):
+    del params  # The bank starts as noise.
     return init_bank(key, num_examples, dim)

@@ -47,8 +47,8 @@ def build(config) -> Objective:
     settings = Settings(**config.simsiam.to_dict())
     dim = config.model.target_dim
 
-    def init_extra(key, num_examples):
-        del num_examples  # Nothing per image.
+    def init_extra(key, num_examples, params):
+        del num_examples, params  # Nothing per image; no copy of the model.
         return {"params": init_predictor(key, dim, settings.predictor_width)}
 
     return Objective(

@@ -27,10 +27,14 @@ class Objective:
     `views(key, batch, cfg)` gives the model's uint8 inputs `[v * b, S, S, C]` (v views per
     image) and what the loss needs besides the outputs (labels, ids, or None);
     `loss(out, aux, extra)` maps the head's outputs `[v * b, d]` to a scalar, given the
-    objective's own state `extra` (`init_extra(key, num_examples)` makes it, `update(out, aux,
-    extra)` advances it after the step, on outputs outside the gradient; its `params`, if any,
-    are trained with the model's by the same optimizer). `head_dim(num_classes)`
-    is the head's width when the objective fixes it (a classifier's), None to keep
+    objective's own state `extra` (`init_extra(key, num_examples, params)` makes it from the
+    model's initial `params`; `update(out, aux, extra)` advances it after the step, on outputs
+    outside the gradient). Two entries of `extra` the step itself looks after: `params` (the
+    objective's own parameters, a predictor: trained with the model's by the same optimizer)
+    and `target` (a momentum copy of the model's parameters: its head outputs on the same views,
+    outside the gradient, reach the loss as `extra["target_out"]`, and after the step it moves
+    to `target_momentum * target + (1 - target_momentum) * params`). `head_dim(num_classes)` is
+    the head's width when the objective fixes it (a classifier's), None to keep
     `model.target_dim`."""
 
     name: str
@@ -40,8 +44,9 @@ class Objective:
     head_dim: Callable[[int], int | None] = lambda num_classes: None
     needs_labels: bool = False
     strong_views: bool = False  # Always strong views (`input.strong`), whatever `input.views`.
-    init_extra: Callable[[jax.Array, int], dict] | None = None
+    init_extra: Callable[[jax.Array, int, dict], dict] | None = None
     update: Callable = lambda out, aux, extra: extra
+    target_momentum: float = 0.0  # Of `extra["target"]`, where there is one.
 
 
 def objective_step(
@@ -60,21 +65,34 @@ def objective_step(
     key = jax.random.fold_in(state.rng, state.step)
     x, aux = objective.views(key, batch, cfg)
 
+    seen = dict(state.extra)
+    if "target" in state.extra:  # Train mode, as the online network (its statistics dropped).
+        target_out, _ = apply_train(model, state, state.extra["target"], x)
+        seen["target_out"] = jax.lax.stop_gradient(target_out)
+
     def loss_fn(params, own):
         out, batch_stats = apply_train(model, state, params, x)
-        return objective.loss(out, aux, {**state.extra, "params": own}), (batch_stats, out)
+        return objective.loss(out, aux, {**seen, "params": own}), (batch_stats, out)
 
     own = state.extra.get("params", {})
     grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
     (loss, (batch_stats, out)), (grads, own_grads) = grad_fn(state.params, own)
     extra = _train_own(state.extra, own_grads, tx)
     extra = objective.update(jax.lax.stop_gradient(out), aux, extra)
+    new_state = state.apply_gradients(grads, tx, batch_stats=batch_stats)
     metrics = {
         "loss": loss,
         "changed_fraction": jnp.zeros((), jnp.float32),
         "reassigned": jnp.zeros((), bool),
     }
-    return state.apply_gradients(grads, tx, batch_stats=batch_stats, extra=extra), metrics
+    if "target" in extra:
+        extra = {**extra, "target": _moved(extra["target"], new_state.params, objective)}
+    return new_state.replace(extra=extra), metrics
+
+
+def _moved(target, params, objective: Objective):
+    m = objective.target_momentum
+    return jax.tree.map(lambda t, p: m * t + (1 - m) * p, target, params)
 
 
 def _train_own(extra: dict, grads, tx: optax.GradientTransformation) -> dict:

@@ -1,0 +1,63 @@
+"""BYOL (Grill et al., 2020): two strong views of each image; the online network's projection
+of one view, through a predictor MLP, is pulled towards a momentum target network's projection
+of the other view (normalised square distance, `2 - 2 cos`), both ways. The target is an
+exponential moving average of the online parameters and gets no gradient.
+
+The predictor is `target_dim -> byol.predictor_width -> target_dim` with a ReLU (the paper's,
+without its batch norm), the objective's own parameters; the target's momentum is constant at
+`byol.momentum` (the paper's base value; its cosine increase to 1 over training is not built).
+The target is evaluated in train mode (batch statistics), as the paper's.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+from natjax import probes
+from natjax.loss import l2_normalize
+from natjax.objectives.simclr import two_views
+from natjax.objectives.skeleton import Objective
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """`config.byol`."""
+
+    momentum: float = 0.99  # The paper's base target momentum.
+    predictor_width: int = 256  # The paper's predictor is wider than its projection, too.
+
+
+def regression(p: jax.Array, z: jax.Array) -> jax.Array:
+    """Mean of `||p / |p| - z / |z|||^2 = 2 - 2 cos(p, z)`, with `z` held fixed."""
+    diff = l2_normalize(p) - l2_normalize(jax.lax.stop_gradient(z))
+    return jnp.mean(jnp.sum(jnp.square(diff), -1))
+
+
+def loss(out: jax.Array, target_out: jax.Array, predictor) -> jax.Array:
+    """The symmetric loss of the online projections `out` `[2b, d]` (view 1 of every image,
+    then view 2) against the target's projections of the same views."""
+    p1, p2 = (probes.mlp(predictor, z) for z in jnp.split(out, 2))
+    t1, t2 = jnp.split(target_out, 2)
+    return regression(p1, t2) + regression(p2, t1)
+
+
+def build(config) -> Objective:
+    settings = Settings(**config.byol.to_dict())
+    dim = config.model.target_dim
+
+    def init_extra(key, num_examples, params):
+        del num_examples  # Nothing per image.
+        predictor = probes.init_mlp(jax.random.split(key, 2), (dim, settings.predictor_width, dim))
+        # A copy: the step donates the state, and one buffer cannot be donated twice.
+        return {"params": predictor, "target": jax.tree.map(jnp.copy, params)}
+
+    return Objective(
+        "byol",
+        two_views,
+        lambda out, aux, extra: loss(out, extra["target_out"], extra["params"]),
+        num_views=2,
+        strong_views=True,
+        init_extra=init_extra,
+        target_momentum=settings.momentum,
+    )
