@@ -47,7 +47,7 @@ def _base() -> ml_collections.ConfigDict:
     # NT-Xent over the global batch), "rotation" (RotNet: which of 4 rotations is shown),
     # "instdisc" (each image its own class, against a memory bank of one vector per image),
     # "simsiam" (two strong views, a predictor, a stop-gradient), "byol" (the same with a
-    # momentum target network).
+    # momentum target network), "moco" (v2: a momentum target network and a queue of keys).
     c.objective = "nat"
     c.batch_size = 256  # Global batch, split over all devices.
     c.num_epochs = 10
@@ -129,6 +129,10 @@ def _base() -> ml_collections.ConfigDict:
     c.byol = ml_collections.ConfigDict()  # objective=byol (natjax.objectives.byol).
     c.byol.momentum = 0.99  # The target network's, constant.
     c.byol.predictor_width = 256
+    c.moco = ml_collections.ConfigDict()  # objective=moco (natjax.objectives.moco), v2.
+    c.moco.queue_size = 4096
+    c.moco.temperature = 0.2
+    c.moco.momentum = 0.99
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "sgd"  # sgd | adam

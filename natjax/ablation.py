@@ -72,6 +72,7 @@ VARIANTS = (
     Variant("instdisc", "InstDisc (memory bank, full softmax)", _set(objective="instdisc")),
     Variant("simsiam", "SimSiam (predictor, stop-gradient)", _set(objective="simsiam")),
     Variant("byol", "BYOL (predictor, momentum target)", _set(objective="byol")),
+    Variant("moco", "MoCo v2 (momentum target, queue)", _set(objective="moco")),
 )
 BASE = VARIANTS[0].name
 

@@ -73,6 +73,7 @@ _ADDED_KEYS = (
     ("instdisc", {"temperature": 0.07, "momentum": 0.5}),
     ("simsiam", {"predictor_width": 16}),
     ("byol", {"momentum": 0.99, "predictor_width": 256}),
+    ("moco", {"queue_size": 4096, "temperature": 0.2, "momentum": 0.99}),
 )
 
 

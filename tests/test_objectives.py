@@ -18,7 +18,9 @@ from configs.nat import get_config
 from conftest import ROOT, tiny_config
 from natjax import checkpointing, data, objectives, probes, train
 from natjax.encoder_io import read_run
-from natjax.objectives import byol, instdisc, rotation, simclr, simsiam, supervised
+from natjax.models import NATModel, SmallConvNet
+from natjax.objectives import byol, instdisc, moco, rotation, simclr, simsiam, supervised
+from natjax.state import create_train_state
 from natjax.step import StepConfig
 from natjax.views import ViewSpec
 
@@ -100,18 +102,18 @@ def test_simclr_views_are_two_different_strong_views_of_each_image():
     assert not np.array_equal(x, y)  # `input.strong`'s settings are the ones used.
 
 
-@pytest.mark.parametrize("name", ["simclr", "rotation", "instdisc", "simsiam", "byol"])
+@pytest.mark.parametrize("name", ["simclr", "rotation", "instdisc", "simsiam", "byol", "moco"])
 def test_a_step_is_a_pure_function_of_state_and_batch(name):
     """What bitwise resumption needs: the views come from (seed, step), nothing else."""
     n, b = 16, 8
-    state, step, images = make(n, b, 0, step_fn=step_of(name), dim=4)
-    if name == "instdisc":
-        state = state.replace(extra=instdisc.init_bank(jax.random.key(1), n, 4))
-    if name in ("simsiam", "byol"):
-        predictor = simsiam.init_predictor(jax.random.key(1), 4, 2)
-        state = state.replace(extra={"params": predictor, "opt_state": TX.init(predictor)})
-    if name == "byol":
-        state = state.replace(extra={**state.extra, "target": jax.tree.map(jnp.copy, state.params)})
+    config = get_config("smoke")
+    config.objective = name
+    config.model.target_dim = 4
+    config.moco.queue_size = 32
+    state, step, images = make(n, b, 0, step_fn=objectives.step_fn(config), dim=4)
+    model = NATModel(SmallConvNet((4,)), target_dim=4)  # make's model and optimizer.
+    init_extra = objectives.init_extra(config)
+    state = create_train_state(model, TX, 0, n, images.shape[1:], init_extra)
     batches = [
         {"images": images[i * b : (i + 1) * b], "ids": np.arange(b) + i * b} for i in range(2)
     ]
@@ -130,7 +132,8 @@ def test_a_step_is_a_pure_function_of_state_and_batch(name):
 
 
 @pytest.mark.parametrize(
-    "name, head", [("simclr", 8), ("rotation", 4), ("instdisc", 8), ("simsiam", 8), ("byol", 8)]
+    "name, head",
+    [("simclr", 8), ("rotation", 4), ("instdisc", 8), ("simsiam", 8), ("byol", 8), ("moco", 8)],
 )
 def test_each_objective_trains_exports_and_does_not_collapse(tmp_path, name, head):
     config = tiny_config(str(tmp_path))
@@ -313,3 +316,35 @@ def test_byols_target_is_a_moving_average_of_the_online_network_without_gradient
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
     pairs = zip(leaves(after.params), leaves(before), strict=True)
     assert not all(np.array_equal(a, b) for a, b in pairs)
+
+
+def test_moco_loss_is_info_nce_against_the_queue_and_keys_enter_it_first():
+    rng = np.random.default_rng(8)
+    q, k = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    queue = rng.normal(size=(5, 4)).astype(np.float32)
+    queue /= np.linalg.norm(queue, axis=1, keepdims=True)
+    qn, kn = (a / np.linalg.norm(a, axis=1, keepdims=True) for a in (q, k))
+    expected = 0.0
+    for i in range(3):
+        logits = np.concatenate([[qn[i] @ kn[i]], queue @ qn[i]]) / 0.2
+        expected += -(logits[0] - np.log(np.exp(logits).sum())) / 3
+    np.testing.assert_allclose(float(moco.info_nce(q, k, queue, 0.2)), expected, rtol=1e-5)
+    new = np.asarray(moco.enqueue(jnp.asarray(queue), jnp.asarray(k)))
+    np.testing.assert_allclose(new[:3], kn, rtol=1e-5)
+    np.testing.assert_array_equal(new[3:], queue[:2])  # The oldest two left.
+
+
+def test_mocos_queue_takes_the_targets_keys_of_the_second_views(tmp_path):
+    config = tiny_config(str(tmp_path))
+    config.objective = "moco"
+    config.moco.queue_size = 64
+    run = train.setup(config, str(tmp_path / "run"))
+    state = train.initial_state(run, checkpointing.create_manager(str(tmp_path / "run")))
+    old = np.asarray(state.extra["queue"])
+    batch = train.sharding.put_batch(next(train.batches(run, 0)), run.mesh, config.batch_size)
+    after, _ = train.compile_step(run)(state, batch)
+    new = np.asarray(after.extra["queue"])
+    b = config.batch_size
+    np.testing.assert_array_equal(new[b:], old[: 64 - b])
+    np.testing.assert_allclose(np.linalg.norm(new[:b], axis=1), 1.0, rtol=1e-5)
+    assert "target_out" not in after.extra

@@ -4,7 +4,7 @@ on one shared skeleton (`skeleton.objective_step`), each in its module."""
 import functools
 
 from natjax import step
-from natjax.objectives import byol, instdisc, rotation, simclr, simsiam, supervised
+from natjax.objectives import byol, instdisc, moco, rotation, simclr, simsiam, supervised
 from natjax.objectives.skeleton import Objective, objective_step
 
 _BUILDERS = {
@@ -14,6 +14,7 @@ _BUILDERS = {
     "instdisc": instdisc.build,
     "simsiam": simsiam.build,
     "byol": byol.build,
+    "moco": moco.build,
 }
 NAMES = ("nat", *_BUILDERS)
 

@@ -32,7 +32,8 @@ class Objective:
     outside the gradient). Two entries of `extra` the step itself looks after: `params` (the
     objective's own parameters, a predictor: trained with the model's by the same optimizer)
     and `target` (a momentum copy of the model's parameters: its head outputs on the same views,
-    outside the gradient, reach the loss as `extra["target_out"]`, and after the step it moves
+    outside the gradient, reach the loss and `update` as `extra["target_out"]`, and after the
+    step it moves
     to `target_momentum * target + (1 - target_momentum) * params`). `head_dim(num_classes)` is
     the head's width when the objective fixes it (a classifier's), None to keep
     `model.target_dim`."""
@@ -65,10 +66,7 @@ def objective_step(
     key = jax.random.fold_in(state.rng, state.step)
     x, aux = objective.views(key, batch, cfg)
 
-    seen = dict(state.extra)
-    if "target" in state.extra:  # Train mode, as the online network (its statistics dropped).
-        target_out, _ = apply_train(model, state, state.extra["target"], x)
-        seen["target_out"] = jax.lax.stop_gradient(target_out)
+    seen = {**state.extra, **_target_outputs(model, state, x)}
 
     def loss_fn(params, own):
         out, batch_stats = apply_train(model, state, params, x)
@@ -78,7 +76,8 @@ def objective_step(
     grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
     (loss, (batch_stats, out)), (grads, own_grads) = grad_fn(state.params, own)
     extra = _train_own(state.extra, own_grads, tx)
-    extra = objective.update(jax.lax.stop_gradient(out), aux, extra)
+    extra = objective.update(jax.lax.stop_gradient(out), aux, {**seen, **extra})
+    extra = {key: value for key, value in extra.items() if key != "target_out"}
     new_state = state.apply_gradients(grads, tx, batch_stats=batch_stats)
     metrics = {
         "loss": loss,
@@ -88,6 +87,15 @@ def objective_step(
     if "target" in extra:
         extra = {**extra, "target": _moved(extra["target"], new_state.params, objective)}
     return new_state.replace(extra=extra), metrics
+
+
+def _target_outputs(model: NATModel, state: TrainState, x: jax.Array) -> dict:
+    """`{"target_out": ...}`: the target network's head outputs on `x`, outside the gradient,
+    in train mode as the online network's (its updated statistics dropped); `{}` without one."""
+    if "target" not in state.extra:
+        return {}
+    out, _ = apply_train(model, state, state.extra["target"], x)
+    return {"target_out": jax.lax.stop_gradient(out)}
 
 
 def _moved(target, params, objective: Objective):

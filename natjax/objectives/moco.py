@@ -1,0 +1,76 @@
+"""MoCo v2 (He et al., 2020; Chen et al., 2020): two strong views of each image; the online
+network's projection of view 1 (the query) must pick out the momentum target network's
+projection of view 2 (its key) from a queue of earlier keys, by a softmax at temperature
+`moco.temperature` (InfoNCE). After each step the batch's keys enter the queue and the oldest
+leave.
+
+The queue (`moco.queue_size` unit vectors) and the target network live in the objective's
+state (`extra`), replicated and checkpointed; the target moves by `moco.momentum` as BYOL's.
+v2's settings are the defaults (an MLP head where `model.head_widths` gives one, T = 0.2);
+v1 is `moco.temperature=0.07 moco.momentum=0.999` without head layers. Batch norm is global
+over the batch here (no shuffling BN), as SimCLR's.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from natjax.loss import l2_normalize
+from natjax.objectives.simclr import two_views
+from natjax.objectives.skeleton import Objective
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """`config.moco`."""
+
+    queue_size: int = 4096
+    temperature: float = 0.2  # v2's.
+    momentum: float = 0.99  # The target network's (v2's 0.999 is for 800 ImageNet epochs).
+
+
+def info_nce(query: jax.Array, key: jax.Array, queue: jax.Array, temperature: float):
+    """Mean of `-log softmax` of each query's own key against the queue's keys; `key` is held
+    fixed."""
+    q, k = l2_normalize(query), jax.lax.stop_gradient(l2_normalize(key))
+    positive = jnp.sum(q * k, -1, keepdims=True)  # [b, 1]
+    logits = jnp.concatenate([positive, q @ queue.T], -1) / temperature  # [b, 1 + K]
+    labels = jnp.zeros(q.shape[0], jnp.int32)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
+def enqueue(queue: jax.Array, key: jax.Array) -> jax.Array:
+    """The queue with the batch's unit keys first and as many of the oldest dropped."""
+    return jnp.concatenate([l2_normalize(key), queue])[: queue.shape[0]]
+
+
+def build(config) -> Objective:
+    settings = Settings(**config.moco.to_dict())
+    dim = config.model.target_dim
+
+    def init_extra(key, num_examples, params):
+        del num_examples  # Nothing per image.
+        queue = l2_normalize(jax.random.normal(key, (settings.queue_size, dim)))
+        return {"queue": queue, "target": jax.tree.map(jnp.copy, params)}
+
+    def loss(out, aux, extra):
+        del aux
+        query, key = jnp.split(out, 2)[0], jnp.split(extra["target_out"], 2)[1]
+        return info_nce(query, key, extra["queue"], settings.temperature)
+
+    def update(out, aux, extra):
+        del out, aux
+        return {**extra, "queue": enqueue(extra["queue"], jnp.split(extra["target_out"], 2)[1])}
+
+    return Objective(
+        "moco",
+        two_views,
+        loss,
+        num_views=2,
+        strong_views=True,
+        init_extra=init_extra,
+        update=update,
+        target_momentum=settings.momentum,
+    )
