@@ -50,6 +50,7 @@ def check_config(c: ConfigDict) -> None:
     kinds = targets.KINDS
     _require(c.nat.targets in kinds, "nat.targets", c.nat.targets, " or ".join(kinds))
     _require(c.objective in OBJECTIVES, "objective", c.objective, ", ".join(OBJECTIVES))
+    _check_objective_settings(c)
     filters = preprocess.FILTERS
     _require(c.input.filter in filters, "input.filter", c.input.filter, ", ".join(filters))
     _require(c.optim.name in ("sgd", "adam"), "optim.name", c.optim.name, "sgd or adam")
@@ -152,3 +153,16 @@ def check_resume_config(saved: dict, config: ConfigDict, workdir: str) -> None:
             f"--workdir={workdir} holds a run with another config ({diffs}); set these back "
             "to resume it, or pass a new --workdir."
         )
+
+
+def _check_objective_settings(c: ConfigDict) -> None:
+    """The successors' settings (natjax.objectives), whichever objective runs."""
+    for key in ("simclr.temperature", "instdisc.temperature", "moco.temperature"):
+        section, name = key.split(".")
+        _require(c[section][name] > 0, key, c[section][name], "positive")
+    for key in ("instdisc.momentum", "byol.momentum", "moco.momentum"):
+        section, name = key.split(".")
+        _require(0 <= c[section][name] < 1, key, c[section][name], "in [0, 1)")
+    for key in ("simsiam.predictor_width", "byol.predictor_width", "moco.queue_size"):
+        section, name = key.split(".")
+        _require(c[section][name] > 0, key, c[section][name], "a positive integer")

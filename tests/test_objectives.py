@@ -4,6 +4,7 @@ views they draw, and short runs that learn, stay resumable and do not collapse."
 import dataclasses
 import json
 import os
+import re
 
 import jax
 import jax.numpy as jnp
@@ -348,3 +349,21 @@ def test_mocos_queue_takes_the_targets_keys_of_the_second_views(tmp_path):
     np.testing.assert_array_equal(new[b:], old[: 64 - b])
     np.testing.assert_allclose(np.linalg.norm(new[:b], axis=1), 1.0, rtol=1e-5)
     assert "target_out" not in after.extra
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("simclr.temperature", 0.0, "simclr.temperature=0.0 is invalid: it must be positive"),
+        ("moco.momentum", 1.0, "moco.momentum=1.0 is invalid: it must be in [0, 1)"),
+        ("moco.queue_size", 0, "moco.queue_size=0 is invalid: it must be a positive integer"),
+    ],
+)
+def test_a_bad_objective_setting_is_one_sentence(tmp_path, key, value, message):
+    from natjax.config_checks import check_config
+    from natjax.errors import UserError
+
+    config = tiny_config(str(tmp_path))
+    config.update_from_flattened_dict({key: value})
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_config(config)
