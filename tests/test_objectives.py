@@ -88,8 +88,9 @@ def test_rotation_loss_is_cross_entropy_on_the_turns():
     labels = np.repeat(np.arange(4), 2)
     p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     expected = -np.mean(np.log(p[np.arange(8), labels]))
-    np.testing.assert_allclose(float(rotation.loss(logits, labels)), expected, rtol=1e-5)
-    assert float(supervised.loss(logits, labels)) == float(rotation.loss(logits, labels))
+    np.testing.assert_allclose(float(supervised.loss(logits, labels)), expected, rtol=1e-5)
+    rotation_loss = rotation.build(get_config("smoke")).loss(logits, labels, {})
+    assert float(rotation_loss) == float(supervised.loss(logits, labels))
 
 
 def test_simclr_views_are_two_different_strong_views_of_each_image():
@@ -300,18 +301,25 @@ def test_byol_loss_is_the_normalised_square_distance_both_ways():
     np.testing.assert_allclose(float(byol.loss(out, target, predictor)), expected, rtol=1e-5)
 
 
-def test_byols_target_is_a_moving_average_of_the_online_network_without_gradient(tmp_path):
+def first_step(tmp_path, name: str, **changes):
+    """The tiny run of objective `name` (with `changes`, dotted keys): its config, its state at
+    step 0 on the host, and its state after one step."""
     config = tiny_config(str(tmp_path))
-    config.objective = "byol"
-    config.byol.momentum = 0.9
+    config.objective = name
+    config.update_from_flattened_dict(changes)
     run = train.setup(config, str(tmp_path / "run"))
     state = train.initial_state(run, checkpointing.create_manager(str(tmp_path / "run")))
+    before = jax.tree.map(np.asarray, jax.device_get(state))  # The step donates `state`.
+    batch = train.sharding.put_batch(next(train.batches(run, 0)), run.mesh, config.batch_size)
+    return config, before, train.compile_step(run)(state, batch)[0]
+
+
+def test_byols_target_is_a_moving_average_of_the_online_network_without_gradient(tmp_path):
+    _, state, after = first_step(tmp_path, "byol", **{"byol.momentum": 0.9})
     leaves = jax.tree.leaves
     pairs = zip(leaves(state.extra["target"]), leaves(state.params), strict=True)
     assert all(np.array_equal(t, p) for t, p in pairs)
-    before = jax.tree.map(np.asarray, state.extra["target"])
-    batch = train.sharding.put_batch(next(train.batches(run, 0)), run.mesh, config.batch_size)
-    after, _ = train.compile_step(run)(state, batch)
+    before = state.extra["target"]
     expected = jax.tree.map(lambda t, p: 0.9 * t + 0.1 * np.asarray(p), before, after.params)
     for got, want in zip(leaves(after.extra["target"]), leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
@@ -336,14 +344,8 @@ def test_moco_loss_is_info_nce_against_the_queue_and_keys_enter_it_first():
 
 
 def test_mocos_queue_takes_the_targets_keys_of_the_second_views(tmp_path):
-    config = tiny_config(str(tmp_path))
-    config.objective = "moco"
-    config.moco.queue_size = 64
-    run = train.setup(config, str(tmp_path / "run"))
-    state = train.initial_state(run, checkpointing.create_manager(str(tmp_path / "run")))
-    old = np.asarray(state.extra["queue"])
-    batch = train.sharding.put_batch(next(train.batches(run, 0)), run.mesh, config.batch_size)
-    after, _ = train.compile_step(run)(state, batch)
+    config, state, after = first_step(tmp_path, "moco", **{"moco.queue_size": 64})
+    old = state.extra["queue"]
     new = np.asarray(after.extra["queue"])
     b = config.batch_size
     np.testing.assert_array_equal(new[b:], old[: 64 - b])

@@ -4,8 +4,8 @@ four in the batch, and a 4-way classifier on the head predicts which rotation it
 The view before rotating is `input.views`' (the paper's crops and flips by default)."""
 
 import jax.numpy as jnp
-import optax
 
+from natjax.objectives import supervised
 from natjax.objectives.skeleton import Objective
 from natjax.step import view
 
@@ -21,16 +21,12 @@ def rotated_views(key, batch, cfg):
     return jnp.concatenate(turned), jnp.repeat(jnp.arange(ROTATIONS), b)
 
 
-def loss(logits, labels):
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-
-
 def build(config) -> Objective:
     del config  # No settings of its own.
     return Objective(
         "rotation",
         rotated_views,
-        lambda logits, labels, extra: loss(logits, labels),
+        lambda logits, labels, extra: supervised.loss(logits, labels),  # On the turns' labels.
         num_views=ROTATIONS,
         head_dim=lambda num_classes: ROTATIONS,
     )
