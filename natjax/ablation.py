@@ -20,7 +20,14 @@ from natjax import evaluation, train
 from natjax.errors import UserError
 
 PROTOCOLS = ("linear", "mlp", "knn")  # What every variant is evaluated with.
-COLUMNS = ("linear_probe_top1", "mlp_probe_top1", "knn_top1", "final_loss", "train_seconds")
+COLUMNS = (
+    "linear_probe_top1",
+    "mlp_probe_top1",
+    "knn_top1",
+    "final_loss",
+    "train_seconds",
+    "images_per_second",  # Training images (not views) per second, past the first step.
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,14 +153,14 @@ def _cell(value, fmt: str) -> str:
 def format_table(table: list[dict]) -> str:
     """The rows as a Markdown table (top-1 in %)."""
     lines = [
-        "| variant | linear probe | MLP probe | kNN | final loss | train s |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| variant | linear probe | MLP probe | kNN | final loss | train s | img/s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in table:
         pct = [_cell(None if r[k] is None else 100 * r[k], ".2f") for k in COLUMNS[:3]]
         lines.append(
             f"| {r['variant']} | {' | '.join(pct)} | {_cell(r['final_loss'], '.4f')} | "
-            f"{_cell(r['train_seconds'], '.0f')} |"
+            f"{_cell(r['train_seconds'], '.0f')} | {_cell(r['images_per_second'], ',.0f')} |"
         )
     return "\n".join(lines)
 
