@@ -47,7 +47,8 @@ def _base() -> ml_collections.ConfigDict:
     # NT-Xent over the global batch), "rotation" (RotNet: which of 4 rotations is shown),
     # "instdisc" (each image its own class, against a memory bank of one vector per image),
     # "simsiam" (two strong views, a predictor, a stop-gradient), "byol" (the same with a
-    # momentum target network), "moco" (v2: a momentum target network and a queue of keys).
+    # momentum target network), "moco" (v2: a momentum target network and a queue of keys),
+    # "swav" (prototypes, Sinkhorn codes over the global batch, swapped prediction).
     c.objective = "nat"
     c.batch_size = 256  # Global batch, split over all devices.
     c.num_epochs = 10
@@ -133,6 +134,11 @@ def _base() -> ml_collections.ConfigDict:
     c.moco.queue_size = 4096
     c.moco.temperature = 0.2
     c.moco.momentum = 0.99
+    c.swav = ml_collections.ConfigDict()  # objective=swav (natjax.objectives.swav).
+    c.swav.prototypes = 30
+    c.swav.temperature = 0.1
+    c.swav.epsilon = 0.05
+    c.swav.sinkhorn_iterations = 3
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "sgd"  # sgd | adam

@@ -80,6 +80,7 @@ VARIANTS = (
     Variant("simsiam", "SimSiam (predictor, stop-gradient)", _set(objective="simsiam")),
     Variant("byol", "BYOL (predictor, momentum target)", _set(objective="byol")),
     Variant("moco", "MoCo v2 (momentum target, queue)", _set(objective="moco")),
+    Variant("swav", "SwAV (prototypes, Sinkhorn, swapped prediction)", _set(objective="swav")),
 )
 BASE = VARIANTS[0].name
 

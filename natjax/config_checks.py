@@ -157,12 +157,14 @@ def check_resume_config(saved: dict, config: ConfigDict, workdir: str) -> None:
 
 def _check_objective_settings(c: ConfigDict) -> None:
     """The successors' settings (natjax.objectives), whichever objective runs."""
-    for key in ("simclr.temperature", "instdisc.temperature", "moco.temperature"):
+    temperatures = ("simclr.temperature", "instdisc.temperature", "moco.temperature")
+    for key in (*temperatures, "swav.temperature", "swav.epsilon"):
         section, name = key.split(".")
         _require(c[section][name] > 0, key, c[section][name], "positive")
     for key in ("instdisc.momentum", "byol.momentum", "moco.momentum"):
         section, name = key.split(".")
         _require(0 <= c[section][name] < 1, key, c[section][name], "in [0, 1)")
-    for key in ("simsiam.predictor_width", "byol.predictor_width", "moco.queue_size"):
+    sizes = ("simsiam.predictor_width", "byol.predictor_width", "moco.queue_size")
+    for key in (*sizes, "swav.prototypes", "swav.sinkhorn_iterations"):
         section, name = key.split(".")
         _require(c[section][name] > 0, key, c[section][name], "a positive integer")

@@ -74,6 +74,10 @@ _ADDED_KEYS = (
     ("simsiam", {"predictor_width": 16}),
     ("byol", {"momentum": 0.99, "predictor_width": 256}),
     ("moco", {"queue_size": 4096, "temperature": 0.2, "momentum": 0.99}),
+    (
+        "swav",
+        {"prototypes": 30, "temperature": 0.1, "epsilon": 0.05, "sinkhorn_iterations": 3},
+    ),
 )
 
 

@@ -20,7 +20,7 @@ from conftest import ROOT, tiny_config
 from natjax import checkpointing, data, objectives, probes, train
 from natjax.encoder_io import read_run
 from natjax.models import NATModel, SmallConvNet
-from natjax.objectives import byol, instdisc, moco, rotation, simclr, simsiam, supervised
+from natjax.objectives import byol, instdisc, moco, rotation, simclr, simsiam, supervised, swav
 from natjax.state import create_train_state
 from natjax.step import StepConfig
 from natjax.views import ViewSpec
@@ -104,7 +104,9 @@ def test_simclr_views_are_two_different_strong_views_of_each_image():
     assert not np.array_equal(x, y)  # `input.strong`'s settings are the ones used.
 
 
-@pytest.mark.parametrize("name", ["simclr", "rotation", "instdisc", "simsiam", "byol", "moco"])
+@pytest.mark.parametrize(
+    "name", ["simclr", "rotation", "instdisc", "simsiam", "byol", "moco", "swav"]
+)
 def test_a_step_is_a_pure_function_of_state_and_batch(name):
     """What bitwise resumption needs: the views come from (seed, step), nothing else."""
     n, b = 16, 8
@@ -135,7 +137,15 @@ def test_a_step_is_a_pure_function_of_state_and_batch(name):
 
 @pytest.mark.parametrize(
     "name, head",
-    [("simclr", 8), ("rotation", 4), ("instdisc", 8), ("simsiam", 8), ("byol", 8), ("moco", 8)],
+    [
+        ("simclr", 8),
+        ("rotation", 4),
+        ("instdisc", 8),
+        ("simsiam", 8),
+        ("byol", 8),
+        ("moco", 8),
+        ("swav", 8),
+    ],
 )
 def test_each_objective_trains_exports_and_does_not_collapse(tmp_path, name, head):
     config = tiny_config(str(tmp_path))
@@ -186,7 +196,7 @@ print(json.dumps({{"devices": jax.device_count(), "losses": losses,
 """
 
 
-@pytest.mark.parametrize("name", ["simclr"])
+@pytest.mark.parametrize("name", ["simclr", "swav"])
 def test_global_batch_terms_are_the_same_on_eight_devices(name):
     """SimCLR's negatives span the global batch: split over 8 devices, the loss and the update
     are one device's (up to the order of float sums)."""
@@ -369,3 +379,43 @@ def test_a_bad_objective_setting_is_one_sentence(tmp_path, key, value, message):
     config.update_from_flattened_dict({key: value})
     with pytest.raises(UserError, match=re.escape(message)):
         check_config(config)
+
+
+def numpy_sinkhorn(scores, epsilon, iterations):
+    q = np.exp(scores / epsilon).T
+    q /= q.sum()
+    k, b = q.shape
+    for _ in range(iterations):
+        q /= q.sum(1, keepdims=True) * k
+        q /= q.sum(0, keepdims=True) * b
+    return (q * b).T
+
+
+def test_sinkhorn_gives_every_prototype_an_equal_share_as_numpy_does():
+    scores = np.random.default_rng(9).uniform(-1, 1, (12, 4))
+    codes = np.asarray(swav.sinkhorn(jnp.asarray(scores, jnp.float32), 0.05, 3))
+    np.testing.assert_allclose(codes, numpy_sinkhorn(scores, 0.05, 3), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(codes.sum(1), 1.0, rtol=1e-5)  # The last scaling is exact.
+    many = np.asarray(swav.sinkhorn(jnp.asarray(scores, jnp.float32), 0.5, 100))
+    np.testing.assert_allclose(many.sum(0), 12 / 4, rtol=1e-4)  # Equipartition, converged.
+
+
+def test_swav_loss_is_the_swapped_prediction_of_the_codes():
+    rng = np.random.default_rng(10)
+    out, prototypes = rng.normal(size=(8, 3)), rng.normal(size=(5, 3))
+    settings = swav.Settings(prototypes=5)
+
+    def unit(a):
+        return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+    scores = unit(out) @ unit(prototypes).T
+    s1, s2 = scores[:4], scores[4:]
+    q1, q2 = (numpy_sinkhorn(s, 0.05, 3) for s in (s1, s2))
+
+    def log_softmax(s):
+        s = s / 0.1
+        return s - np.log(np.exp(s).sum(1, keepdims=True))
+
+    expected = -0.5 * np.mean(np.sum(q2 * log_softmax(s1) + q1 * log_softmax(s2), 1))
+    got = swav.loss(jnp.asarray(out, jnp.float32), jnp.asarray(prototypes, jnp.float32), settings)
+    np.testing.assert_allclose(float(got), expected, rtol=1e-4)

@@ -50,7 +50,16 @@ from natjax.targets import targets
 from natjax.train import view_spec
 
 # The objectives timed beside NAT's steps, on the shared step; rows and ratios in views/s.
-OBJECTIVES = ("supervised", "simclr", "rotation", "instdisc", "simsiam", "byol", "moco")
+OBJECTIVES = (
+    "supervised",
+    "simclr",
+    "rotation",
+    "instdisc",
+    "simsiam",
+    "byol",
+    "moco",
+    "swav",
+)
 # (encoder, image size, channels, batch)
 CPU_CASES = (("small_convnet", 28, 1, 256), ("resnet18", 32, 3, 256))
 # ResNet-50 at batch 256 only (1024 with `--batch`): the batch of the paper and of torchvision's
@@ -323,7 +332,7 @@ def format_table(rows: list[dict]) -> str:
     head = "encoder | dtype | px | batch | supervised img/s | NAT no re-assign img/s"
     head += " | NAT re-assign img/s | re-assign overhead | re-assign alone | its share"
     head += " | NAT / supervised | forward GFLOP/img | MFU (NAT, of bf16 peak) | compile s"
-    head += " | views/s over supervised: SimCLR, RotNet, InstDisc, SimSiam, BYOL, MoCo"
+    head += " | views/s over supervised: SimCLR, RotNet, InstDisc, SimSiam, BYOL, MoCo, SwAV"
     lines = [head, "---|" * 14 + "---"]
     for r in rows:
         case = f"{r['encoder']} | {r['dtype']} | {r['image_size']} | {r['batch']}"

@@ -4,7 +4,16 @@ on one shared skeleton (`skeleton.objective_step`), each in its module."""
 import functools
 
 from natjax import step
-from natjax.objectives import byol, instdisc, moco, rotation, simclr, simsiam, supervised
+from natjax.objectives import (
+    byol,
+    instdisc,
+    moco,
+    rotation,
+    simclr,
+    simsiam,
+    supervised,
+    swav,
+)
 from natjax.objectives.skeleton import Objective, objective_step
 
 _BUILDERS = {
@@ -15,6 +24,7 @@ _BUILDERS = {
     "simsiam": simsiam.build,
     "byol": byol.build,
     "moco": moco.build,
+    "swav": swav.build,
 }
 NAMES = ("nat", *_BUILDERS)
 
