@@ -1,10 +1,10 @@
 """The step every objective but NAT's shares: views -> forward -> the objective's loss ->
-gradients by `jax.value_and_grad` -> optimizer. An `Objective` says only how it draws its views
-and what its loss is; the harness (data, mesh, checkpoints, evaluation) is NAT's.
+gradients by `jax.value_and_grad` -> optimizer. An `Objective` says how it draws its views, what
+its loss is and what state it keeps; the harness (data, mesh, checkpoints, evaluation) is NAT's.
 
 Data parallel by GSPMD: the batch is split over the mesh and the loss is written on the global
-batch, so the terms that couple images (SimCLR's negatives) span every device's images without
-a hand-written gather.
+batch, so the terms that couple images (SimCLR's negatives, SwAV's Sinkhorn sums) span every
+device's images without a hand-written gather.
 """
 
 import dataclasses
