@@ -5,12 +5,23 @@ import dataclasses
 import json
 import os
 import re
+import signal
+import subprocess
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from test_checkpointing import (
+    PREEMPT_FLAGS,
+    assert_same_state,
+    preempt_config,
+    smoke_cmd,
+    train_only,
+    wait_for_step,
+)
+from test_main import needs_fashion_mnist
 from test_scale_out import python
 from test_step import is_permutation, make
 
@@ -19,6 +30,7 @@ from configs.nat import get_config
 from conftest import ROOT, tiny_config
 from natjax import checkpointing, data, objectives, probes, train
 from natjax.encoder_io import read_run
+from natjax.errors import Preempted
 from natjax.models import NATModel, SmallConvNet
 from natjax.objectives import byol, instdisc, moco, rotation, simclr, simsiam, supervised, swav
 from natjax.state import create_train_state
@@ -419,3 +431,21 @@ def test_swav_loss_is_the_swapped_prediction_of_the_codes():
     expected = -0.5 * np.mean(np.sum(q2 * log_softmax(s1) + q1 * log_softmax(s2), 1))
     got = swav.loss(jnp.asarray(out, jnp.float32), jnp.asarray(prototypes, jnp.float32), settings)
     np.testing.assert_allclose(float(got), expected, rtol=1e-4)
+
+
+@needs_fashion_mnist
+def test_a_killed_byol_run_resumes_bitwise_with_its_own_state(tmp_path):
+    """BYOL keeps every kind of objective state: its own parameters and their optimizer state,
+    and a target network. SIGTERM mid-epoch, resume: the uninterrupted run's state, bit for bit."""
+    workdir = tmp_path / "preempted"
+    cmd = [*smoke_cmd(workdir), *PREEMPT_FLAGS, "--config.objective=byol"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    wait_for_step([proc], workdir, 5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == Preempted.EXIT_CODE, err[-2000:]
+    config = preempt_config()
+    config.objective = "byol"
+    resumed, straight = (train_only(config, d) for d in (workdir, tmp_path / "straight"))
+    assert set(resumed.extra) == {"params", "opt_state", "target"}
+    assert_same_state(resumed, straight)
