@@ -121,23 +121,24 @@ def _base() -> ml_collections.ConfigDict:
     c.nat.targets = "continuous"
 
     c.simclr = ml_collections.ConfigDict()  # objective=simclr (natjax.objectives.simclr).
-    c.simclr.temperature = 0.5
+    c.simclr.temperature = 0.5  # The paper's CIFAR-10 value.
     c.instdisc = ml_collections.ConfigDict()  # objective=instdisc (natjax.objectives.instdisc).
-    c.instdisc.temperature = 0.07
+    c.instdisc.temperature = 0.07  # The paper's.
     c.instdisc.momentum = 0.5  # Memory bank entry <- momentum * entry + (1 - momentum) * feature.
     c.simsiam = ml_collections.ConfigDict()  # objective=simsiam (natjax.objectives.simsiam).
-    c.simsiam.predictor_width = 16  # The predictor's bottleneck (target_dim -> this -> target_dim).
+    # The predictor's bottleneck (target_dim -> this -> target_dim): a quarter, as the paper's.
+    c.simsiam.predictor_width = 16
     c.byol = ml_collections.ConfigDict()  # objective=byol (natjax.objectives.byol).
     c.byol.momentum = 0.99  # The target network's, constant.
-    c.byol.predictor_width = 256
+    c.byol.predictor_width = 256  # Wider than the projection, as the paper's.
     c.moco = ml_collections.ConfigDict()  # objective=moco (natjax.objectives.moco), v2.
     c.moco.queue_size = 4096
-    c.moco.temperature = 0.2
-    c.moco.momentum = 0.99
+    c.moco.temperature = 0.2  # v2's.
+    c.moco.momentum = 0.99  # v2 uses 0.999 for its long ImageNet runs.
     c.swav = ml_collections.ConfigDict()  # objective=swav (natjax.objectives.swav).
-    c.swav.prototypes = 30
+    c.swav.prototypes = 30  # Three per class of 10-class data, as the paper's 3000 for 1000.
     c.swav.temperature = 0.1
-    c.swav.epsilon = 0.05
+    c.swav.epsilon = 0.05  # Sinkhorn's entropic regularisation.
     c.swav.sinkhorn_iterations = 3
 
     c.optim = ml_collections.ConfigDict()

@@ -134,6 +134,7 @@ def batches(run: Run, start_step: int):
     deterministic order (the same global batches for any number of devices and hosts)."""
     spe, n = run.step_cfg.steps_per_epoch, len(run.dataset.train)
     rows = sharding.process_rows(run.mesh, run.config.batch_size)
+    labelled = objectives.needs_labels(run.config)
     ids = None
     for step in range(start_step, run.total_steps):
         epoch, offset = divmod(step, spe)
@@ -141,7 +142,7 @@ def batches(run: Run, start_step: int):
             ids = data.epoch_ids(n, run.config.batch_size, run.config.seed, epoch)
         mine = ids[offset][rows]
         batch = {"images": run.dataset.train.images[mine], "ids": mine}
-        if objectives.needs_labels(run.config):
+        if labelled:
             batch["labels"] = run.dataset.train.labels[mine]
         yield batch
 

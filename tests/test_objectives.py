@@ -415,7 +415,7 @@ def test_sinkhorn_gives_every_prototype_an_equal_share_as_numpy_does():
 def test_swav_loss_is_the_swapped_prediction_of_the_codes():
     rng = np.random.default_rng(10)
     out, prototypes = rng.normal(size=(8, 3)), rng.normal(size=(5, 3))
-    settings = swav.Settings(prototypes=5)
+    settings = swav.Settings(prototypes=5, temperature=0.1, epsilon=0.05, sinkhorn_iterations=3)
 
     def unit(a):
         return a / np.linalg.norm(a, axis=1, keepdims=True)

@@ -22,10 +22,10 @@ from natjax.objectives.skeleton import Objective
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.byol`."""
+    """`config.byol` (its defaults, and why, are in configs/nat.py)."""
 
-    momentum: float = 0.99  # The paper's base target momentum.
-    predictor_width: int = 256  # The paper's predictor is wider than its projection, too.
+    momentum: float
+    predictor_width: int
 
 
 def regression(p: jax.Array, z: jax.Array) -> jax.Array:

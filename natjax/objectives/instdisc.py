@@ -23,10 +23,10 @@ from natjax.step import view
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.instdisc`."""
+    """`config.instdisc` (its defaults, and why, are in configs/nat.py)."""
 
-    temperature: float = 0.07  # The paper's.
-    momentum: float = 0.5  # The paper's memory bank update.
+    temperature: float
+    momentum: float
 
 
 def views(key, batch, cfg):

@@ -7,8 +7,9 @@ leave.
 The queue (`moco.queue_size` unit vectors) and the target network live in the objective's
 state (`extra`), replicated and checkpointed; the target moves by `moco.momentum` as BYOL's.
 v2's settings are the defaults (an MLP head where `model.head_widths` gives one, T = 0.2);
-v1 is `moco.temperature=0.07 moco.momentum=0.999` without head layers. Batch norm is global
-over the batch here (no shuffling BN), as SimCLR's.
+`moco.temperature=0.07 moco.momentum=0.999` without head layers comes close to v1 (whose weaker
+views are not offered). Batch norm is global over the batch here (no shuffling BN), as
+SimCLR's.
 """
 
 import dataclasses
@@ -24,11 +25,11 @@ from natjax.objectives.skeleton import Objective
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.moco`."""
+    """`config.moco` (its defaults, and why, are in configs/nat.py)."""
 
-    queue_size: int = 4096
-    temperature: float = 0.2  # v2's.
-    momentum: float = 0.99  # The target network's (v2's 0.999 is for 800 ImageNet epochs).
+    queue_size: int
+    temperature: float
+    momentum: float
 
 
 def info_nce(query: jax.Array, key: jax.Array, queue: jax.Array, temperature: float):

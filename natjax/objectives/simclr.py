@@ -41,9 +41,9 @@ def nt_xent(out: jax.Array, temperature: float) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.simclr`."""
+    """`config.simclr` (its defaults, and why, are in configs/nat.py)."""
 
-    temperature: float = 0.5  # The paper's CIFAR-10 value.
+    temperature: float
 
 
 def build(config) -> Objective:

@@ -22,9 +22,9 @@ from natjax.objectives.skeleton import Objective
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.simsiam`."""
+    """`config.simsiam` (its defaults, and why, are in configs/nat.py)."""
 
-    predictor_width: int = 16  # The bottleneck: the paper's is a quarter of the projection's.
+    predictor_width: int
 
 
 def negative_cosine(p: jax.Array, z: jax.Array) -> jax.Array:

@@ -33,10 +33,9 @@ class Objective:
     objective's own parameters, a predictor: trained with the model's by the same optimizer)
     and `target` (a momentum copy of the model's parameters: its head outputs on the same views,
     outside the gradient, reach the loss and `update` as `extra["target_out"]`, and after the
-    step it moves
-    to `target_momentum * target + (1 - target_momentum) * params`). `head_dim(num_classes)` is
-    the head's width when the objective fixes it (a classifier's), None to keep
-    `model.target_dim`."""
+    step it moves to `target_momentum * target + (1 - target_momentum) * params`).
+    `head_dim(num_classes)` is the head's width when the objective fixes it (a classifier's),
+    None to keep `model.target_dim`."""
 
     name: str
     views: Callable

@@ -22,12 +22,12 @@ from natjax.objectives.skeleton import Objective
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.swav`."""
+    """`config.swav` (its defaults, and why, are in configs/nat.py)."""
 
-    prototypes: int = 30  # The paper's CIFAR-10 count is 3000 for 256 batches of ImageNet.
-    temperature: float = 0.1
-    epsilon: float = 0.05  # Sinkhorn's entropic regularisation.
-    sinkhorn_iterations: int = 3
+    prototypes: int
+    temperature: float
+    epsilon: float  # Sinkhorn's entropic regularisation.
+    sinkhorn_iterations: int
 
 
 def sinkhorn(scores: jax.Array, epsilon: float, iterations: int) -> jax.Array:
