@@ -48,7 +48,8 @@ def _base() -> ml_collections.ConfigDict:
     # "instdisc" (each image its own class, against a memory bank of one vector per image),
     # "simsiam" (two strong views, a predictor, a stop-gradient), "byol" (the same with a
     # momentum target network), "moco" (v2: a momentum target network and a queue of keys),
-    # "swav" (prototypes, Sinkhorn codes over the global batch, swapped prediction).
+    # "swav" (prototypes, Sinkhorn codes over the global batch, swapped prediction),
+    # "deepcluster" (k-means pseudo-labels of the whole training set between epochs).
     c.objective = "nat"
     c.batch_size = 256  # Global batch, split over all devices.
     c.num_epochs = 10
@@ -140,6 +141,11 @@ def _base() -> ml_collections.ConfigDict:
     c.swav.temperature = 0.1
     c.swav.epsilon = 0.05  # Sinkhorn's entropic regularisation.
     c.swav.sinkhorn_iterations = 3
+    # objective=deepcluster (natjax.objectives.deepcluster).
+    c.deepcluster = ml_collections.ConfigDict()
+    c.deepcluster.clusters = 100  # Ten per class of 10-class data, as the paper's 10,000 for 1,000.
+    c.deepcluster.kmeans_iterations = 20  # Lloyd's rounds per pass (the paper's Faiss setting).
+    c.deepcluster.refresh_every = 1  # Epochs between k-means passes: the paper's every epoch.
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "sgd"  # sgd | adam

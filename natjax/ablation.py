@@ -81,6 +81,11 @@ VARIANTS = (
     Variant("byol", "BYOL (predictor, momentum target)", _set(objective="byol")),
     Variant("moco", "MoCo v2 (momentum target, queue)", _set(objective="moco")),
     Variant("swav", "SwAV (prototypes, Sinkhorn, swapped prediction)", _set(objective="swav")),
+    Variant(
+        "deepcluster",
+        "DeepCluster (k-means pseudo-labels each epoch)",
+        _set(objective="deepcluster"),
+    ),
 )
 BASE = VARIANTS[0].name
 

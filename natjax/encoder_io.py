@@ -78,6 +78,7 @@ _ADDED_KEYS = (
         "swav",
         {"prototypes": 30, "temperature": 0.1, "epsilon": 0.05, "sinkhorn_iterations": 3},
     ),
+    ("deepcluster", {"clusters": 100, "kmeans_iterations": 20, "refresh_every": 1}),
 )
 
 

@@ -203,8 +203,13 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
     put = functools.partial(sharding.put_batch, mesh=run.mesh, batch_size=run.config.batch_size)
     ready = prefetch.prefetch(batches(run, start), put, size=PREFETCH_BATCHES)
     preempted = preemption.Preemption(manager)
+    refresh = objectives.refresher(
+        run.config, run.model, run.tx, run.dataset.train.images, run.step_cfg, run.mesh
+    )
     try:
         for step, batch in enumerate(ready, start=start):
+            if refresh is not None:
+                state = refresh(state, step)
             state, metrics = step_fn(state, batch)
             if t_first is None:
                 jax.block_until_ready(state)

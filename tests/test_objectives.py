@@ -32,7 +32,17 @@ from natjax import checkpointing, data, objectives, probes, train
 from natjax.encoder_io import read_run
 from natjax.errors import Preempted
 from natjax.models import NATModel, SmallConvNet
-from natjax.objectives import byol, instdisc, moco, rotation, simclr, simsiam, supervised, swav
+from natjax.objectives import (
+    byol,
+    deepcluster,
+    instdisc,
+    moco,
+    rotation,
+    simclr,
+    simsiam,
+    supervised,
+    swav,
+)
 from natjax.state import create_train_state
 from natjax.step import StepConfig
 from natjax.views import ViewSpec
@@ -117,7 +127,7 @@ def test_simclr_views_are_two_different_strong_views_of_each_image():
 
 
 @pytest.mark.parametrize(
-    "name", ["simclr", "rotation", "instdisc", "simsiam", "byol", "moco", "swav"]
+    "name", ["simclr", "rotation", "instdisc", "simsiam", "byol", "moco", "swav", "deepcluster"]
 )
 def test_a_step_is_a_pure_function_of_state_and_batch(name):
     """What bitwise resumption needs: the views come from (seed, step), nothing else."""
@@ -126,6 +136,7 @@ def test_a_step_is_a_pure_function_of_state_and_batch(name):
     config.objective = name
     config.model.target_dim = 4
     config.moco.queue_size = 32
+    config.deepcluster.clusters = 4
     state, step, images = make(n, b, 0, step_fn=objectives.step_fn(config), dim=4)
     model = NATModel(SmallConvNet((4,)), target_dim=4)  # make's model and optimizer.
     init_extra = objectives.init_extra(config)
@@ -157,12 +168,14 @@ def test_a_step_is_a_pure_function_of_state_and_batch(name):
         ("byol", 8),
         ("moco", 8),
         ("swav", 8),
+        ("deepcluster", 8),
     ],
 )
 def test_each_objective_trains_exports_and_does_not_collapse(tmp_path, name, head):
     config = tiny_config(str(tmp_path))
     config.objective = name
     config.model.head_widths = (16,)
+    config.deepcluster.clusters = 20  # Of the toy data's 96 images.
     config.eval.protocols = ("linear", "knn")
     workdir = str(tmp_path / "run")
     summary = train.train_and_evaluate(config, workdir)
@@ -448,4 +461,124 @@ def test_a_killed_byol_run_resumes_bitwise_with_its_own_state(tmp_path):
     config.objective = "byol"
     resumed, straight = (train_only(config, d) for d in (workdir, tmp_path / "straight"))
     assert set(resumed.extra) == {"params", "opt_state", "target"}
+    assert_same_state(resumed, straight)
+
+
+def numpy_lloyd(x, centroids, rounds):
+    for _ in range(rounds):
+        labels = np.argmin(((x[:, None] - centroids[None]) ** 2).sum(-1), 1)
+        assert len(np.unique(labels)) == len(centroids)  # No empty cluster on this data.
+        centroids = np.stack([x[labels == j].mean(0) for j in range(len(centroids))])
+    labels = np.argmin(((x[:, None] - centroids[None]) ** 2).sum(-1), 1)
+    return centroids, labels
+
+
+def test_kmeans_follows_lloyds_rounds_as_numpy_does():
+    x = np.random.default_rng(11).normal(size=(200, 5)).astype(np.float32)
+    key = jax.random.key(3)
+    init = np.asarray(deepcluster.init_centroids(jax.random.split(key)[0], jnp.asarray(x), 6))
+    assert len(np.unique(init, axis=0)) == 6  # Six distinct images.
+    centroids, labels = deepcluster.kmeans(key, jnp.asarray(x), 6, 10)
+    want_centroids, want_labels = numpy_lloyd(x, init, 10)
+    np.testing.assert_array_equal(labels, want_labels)
+    np.testing.assert_allclose(centroids, want_centroids, rtol=1e-4, atol=1e-5)
+    inertia = float(deepcluster.inertia(jnp.asarray(x), centroids, labels))
+    np.testing.assert_allclose(inertia, ((x - want_centroids[want_labels]) ** 2).sum(), rtol=1e-4)
+    start = float(deepcluster.inertia(jnp.asarray(x), init, deepcluster.assign(x, init)))
+    assert inertia < start
+
+
+def test_kmeans_reseeds_an_empty_cluster_by_splitting_a_full_one():
+    """Four tight blobs, every centroid started on one image: all but one cluster are empty
+    after the first round; re-seeding splits them out until each blob has its own."""
+    rng = np.random.default_rng(12)
+    corners = np.array([[5, 0], [-5, 0], [0, 5], [0, -5]], np.float32)
+    x = np.concatenate([c + 0.1 * rng.normal(size=(25, 2)) for c in corners]).astype(np.float32)
+    centroids = jnp.asarray(np.repeat(x[:1], 4, 0))
+    for i in range(30):
+        centroids = deepcluster.lloyd_round(jax.random.key(i), jnp.asarray(x), centroids)
+    labels = np.asarray(deepcluster.assign(jnp.asarray(x), centroids))
+    blobs = labels.reshape(4, 25)
+    assert all(len(set(row)) == 1 for row in blobs) and len(set(blobs[:, 0])) == 4
+
+
+def test_deepcluster_loss_weighs_every_cluster_alike():
+    labels = np.array([0, 0, 0, 1, 2, 2])  # Cluster 3 is empty.
+    weights = np.asarray(deepcluster.cluster_weights(jnp.asarray(labels), 4))
+    np.testing.assert_allclose(weights, [6 / 9, 6 / 3, 6 / 6, 0.0], rtol=1e-6)
+    rng = np.random.default_rng(13)
+    out = rng.normal(size=(3, 5)).astype(np.float32)
+    kernel, bias = rng.normal(size=(5, 4)).astype(np.float32), np.ones(4, np.float32)
+    ids = np.array([1, 3, 5])
+    logits = out @ kernel + bias
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    want = np.mean([-weights[labels[i]] * logp[j, labels[i]] for j, i in enumerate(ids)])
+    extra = {"params": {"kernel": kernel, "bias": bias}, "labels": labels, "weights": weights}
+    np.testing.assert_allclose(float(deepcluster.loss(out, ids, extra)), want, rtol=1e-5)
+
+
+def test_deepcluster_clusters_at_each_epochs_start_with_a_fresh_classifier(tmp_path):
+    config = tiny_config(str(tmp_path))
+    config.objective = "deepcluster"
+    config.deepcluster.clusters = 12
+    run = train.setup(config, str(tmp_path / "run"))
+    state = train.initial_state(run, checkpointing.create_manager(str(tmp_path / "run")))
+    images = run.dataset.train.images
+    refresh = objectives.refresher(config, run.model, run.tx, images, run.step_cfg, run.mesh)
+    spe = run.step_cfg.steps_per_epoch
+    assert refresh(state, 1) is state and refresh(state, spe + 1) is state  # Mid-epoch.
+    before = jax.tree.map(np.asarray, jax.device_get(state.extra))
+    state = refresh(state, 0)
+    labels = np.asarray(state.extra["labels"])
+    assert labels.shape == (96,) and 1 < len(np.unique(labels)) <= 12
+    np.testing.assert_allclose(
+        state.extra["weights"], deepcluster.cluster_weights(jnp.asarray(labels), 12), rtol=1e-6
+    )
+    kernel = np.asarray(state.extra["params"]["kernel"])
+    assert kernel.shape == (8, 12) and abs(float(kernel.std()) - 0.01) < 0.005
+    assert not np.array_equal(kernel, before["params"]["kernel"])  # A fresh classifier.
+    again = refresh(state, 0)  # The same epoch's pass: the same labels and classifier.
+    for a, b in zip(jax.tree.leaves(again.extra), jax.tree.leaves(state.extra), strict=True):
+        np.testing.assert_array_equal(a, b)
+    later = refresh(state, spe)
+    assert not np.array_equal(later.extra["params"]["kernel"], kernel)  # Its own key.
+
+
+def test_the_refresh_keeps_the_schedules_count_and_resets_the_moments():
+    tx = optax.chain(optax.sgd(optax.linear_schedule(1.0, 0.0, 10), momentum=0.9))
+    params = {"w": jnp.ones(3)}
+    old = tx.update({"w": jnp.ones(3)}, tx.init(params), params)[1]
+    new = objectives.refresh.refreshed_opt_state(tx, {"w": jnp.zeros(3)}, old)
+    counts = [x for x in jax.tree.leaves(new) if jnp.issubdtype(x.dtype, jnp.integer)]
+    moments = [x for x in jax.tree.leaves(new) if not jnp.issubdtype(x.dtype, jnp.integer)]
+    assert counts and all(int(c) == 1 for c in counts)
+    assert moments and all(not np.any(m) for m in moments)
+
+
+def test_more_clusters_than_images_is_one_sentence(tmp_path):
+    from natjax.errors import UserError
+
+    config = tiny_config(str(tmp_path))
+    config.objective = "deepcluster"
+    config.deepcluster.clusters = 500
+    with pytest.raises(UserError, match="deepcluster.clusters=500 is more than the 96 training"):
+        train.train_and_evaluate(config, str(tmp_path / "run"))
+
+
+@needs_fashion_mnist
+def test_a_killed_deepcluster_run_resumes_bitwise_across_its_k_means_passes(tmp_path):
+    """DeepCluster's state is remade outside the step, by k-means between epochs. SIGTERM in the
+    first epoch, resume: the labels come back from the checkpoint, the second epoch's k-means
+    pass repeats the uninterrupted run's, and the final state is the same bit for bit."""
+    workdir = tmp_path / "preempted"
+    cmd = [*smoke_cmd(workdir), *PREEMPT_FLAGS, "--config.objective=deepcluster"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    wait_for_step([proc], workdir, 5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == Preempted.EXIT_CODE, err[-2000:]
+    config = preempt_config()
+    config.objective = "deepcluster"
+    resumed, straight = (train_only(config, d) for d in (workdir, tmp_path / "straight"))
+    assert set(resumed.extra) == {"labels", "weights", "params", "opt_state"}
     assert_same_state(resumed, straight)

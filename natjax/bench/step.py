@@ -59,6 +59,7 @@ OBJECTIVES = (
     "byol",
     "moco",
     "swav",
+    "deepcluster",
 )
 # (encoder, image size, channels, batch)
 CPU_CASES = (("small_convnet", 28, 1, 256), ("resnet18", 32, 3, 256))
@@ -231,6 +232,8 @@ def _objective(config, name: str, images: np.ndarray, batch: dict, tx) -> tuple:
     config = config.copy_and_resolve_references()
     config.objective = name
     config.model.target_dim = objectives.head_dim(config, num_classes=10)
+    # The state holds one pseudo-label per image of the batch; its clusters cannot outnumber them.
+    config.deepcluster.clusters = min(config.deepcluster.clusters, len(images))
     model = create_model(config)
     cfg = dataclasses.replace(step_config(config, images.shape[1], 0), views=view_spec(config))
     fn = functools.partial(objectives.step_fn(config), model=model, tx=tx, cfg=cfg)

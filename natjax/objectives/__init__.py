@@ -6,6 +6,7 @@ import functools
 from natjax import step
 from natjax.objectives import (
     byol,
+    deepcluster,
     instdisc,
     moco,
     rotation,
@@ -14,6 +15,7 @@ from natjax.objectives import (
     supervised,
     swav,
 )
+from natjax.objectives.refresh import Refresher
 from natjax.objectives.skeleton import Objective, objective_step
 
 _BUILDERS = {
@@ -25,6 +27,7 @@ _BUILDERS = {
     "byol": byol.build,
     "moco": moco.build,
     "swav": swav.build,
+    "deepcluster": deepcluster.build,
 }
 NAMES = ("nat", *_BUILDERS)
 
@@ -65,3 +68,12 @@ def strong_views(config) -> bool:
 def needs_labels(config) -> bool:
     objective = build(config)
     return objective is not None and objective.needs_labels
+
+
+def refresher(config, model, tx, images, step_cfg, mesh) -> Refresher | None:
+    """The run's pass over the training set between epochs, or None where its objective has
+    none (NAT included)."""
+    objective = build(config)
+    if objective is None or objective.refresh is None or objective.refresh_every <= 0:
+        return None
+    return Refresher(objective, model, tx, images, step_cfg, config.batch_size, mesh)

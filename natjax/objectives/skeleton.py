@@ -35,7 +35,9 @@ class Objective:
     outside the gradient, reach the loss and `update` as `extra["target_out"]`, and after the
     step it moves to `target_momentum * target + (1 - target_momentum) * params`).
     `head_dim(num_classes)` is the head's width when the objective fixes it (a classifier's),
-    None to keep `model.target_dim`."""
+    None to keep `model.target_dim`. `refresh(key, outputs, extra)`, where given, remakes
+    `extra` from the head's outputs `[n, d]` for every training image, before the first step of
+    every `refresh_every` epochs (DeepCluster's k-means; `natjax.objectives.refresh`)."""
 
     name: str
     views: Callable
@@ -47,6 +49,8 @@ class Objective:
     init_extra: Callable[[jax.Array, int, dict], dict] | None = None
     update: Callable = lambda out, aux, extra: extra
     target_momentum: float = 0.0  # Of `extra["target"]`, where there is one.
+    refresh: Callable[[jax.Array, jax.Array, dict], dict] | None = None
+    refresh_every: int = 0  # Epochs.
 
 
 def objective_step(
