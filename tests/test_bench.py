@@ -271,3 +271,19 @@ def test_kernel_bench_compiles_for_hopper_where_triton_is_installed():
 
     usage = kernel.resources(kernel.triton_ir(256, 16, 8), 8)
     assert 0 < usage["REG"] <= 255 and usage["STACK"] == 0  # The b = 256 default: no spills.
+
+
+def test_step_bench_times_the_objectives_asked_for_beside_the_supervised_step():
+    row = step.bench_case("small_convnet", 28, 1, 8, repeats=1, names=("simclr",))
+    assert row["images_per_second"].keys() == {
+        "nat_reassign",
+        "nat_no_reassign",
+        "supervised",
+        "simclr",
+    }
+    assert row["views_vs_supervised"].keys() == {"supervised", "simclr"}
+    cells = step.format_table([row]).splitlines()[-1].rsplit("|", 1)[-1].split(", ")
+    assert len(cells) == len(step.OBJECTIVES) - 1 and cells.count("–") == len(cells) - 1
+    cmd = [sys.executable, "-m", "natjax.bench", "step", "--objectives", "simclr,magic"]
+    bad = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown --objectives magic; use any of" in bad.stderr

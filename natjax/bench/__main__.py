@@ -41,6 +41,16 @@ def _subset(only: str, name: str) -> tuple:
     return tuple(items) if name in ("step", "input") else tuple(int(i) for i in items)
 
 
+def _objectives(names: str, parser: argparse.ArgumentParser) -> tuple[str, ...]:
+    chosen = tuple(names.split(","))
+    unknown = sorted(set(chosen) - set(step.OBJECTIVES))
+    if unknown:
+        parser.error(
+            f"unknown --objectives {', '.join(unknown)}; use any of {', '.join(step.OBJECTIVES)}."
+        )
+    return chosen
+
+
 def _assignment_kwargs(args) -> dict:
     unknown = set(args.scores.split(",")) - set(assignment.DEFAULT_FAMILIES)
     unknown |= set((args.variants or "auction").split(",")) - set(assignment.VARIANTS)
@@ -84,6 +94,11 @@ def main() -> None:
         "CPU; on an accelerator 256 and 1024 for AlexNet, 256 for ResNet-50).",
     )
     parser.add_argument(
+        "--objectives",
+        help=f"step only: the objectives timed beside NAT's steps, of {', '.join(step.OBJECTIVES)} "
+        "(default: all; the supervised step always runs, the ratios' base).",
+    )
+    parser.add_argument(
         "--scores",
         default=",".join(assignment.DEFAULT_FAMILIES),
         help=f"assignment only: score families, of {', '.join(assignment.DEFAULT_FAMILIES)}.",
@@ -122,6 +137,8 @@ def main() -> None:
         kwargs = {"dtype": args.dtype, "profile_dir": args.profile, "repeats": args.repeats}
         if args.batch:
             kwargs["batches"] = tuple(int(b) for b in args.batch.split(","))
+        if args.objectives:
+            kwargs["names"] = _objectives(args.objectives, parser)
     if args.name == "assignment":
         kwargs = _assignment_kwargs(args)
     if args.name == "input" and args.data:

@@ -200,10 +200,10 @@ def _initial_state(model, tx, images: np.ndarray, init_extra=None) -> tuple:
     return state, time.perf_counter() - start
 
 
-def _variants(config, images: np.ndarray, batch: dict, log) -> tuple[dict, dict, tuple]:
-    """The three variants' runners (compiled); the seconds that compiling each took, and
-    initialising the states (`init`); and (model, step config, state holder) of the
-    re-assigning one."""
+def _variants(config, images: np.ndarray, batch: dict, log, names) -> tuple[dict, dict, tuple]:
+    """The runners (compiled) of NAT's two variants and of the objectives `names`; the seconds
+    that compiling each took, and initialising the states (`init`); and (model, step config,
+    state holder) of the re-assigning NAT variant."""
     size = images.shape[1]
     tx = optax.sgd(0.01, momentum=0.9)
     model = create_model(config)
@@ -218,7 +218,7 @@ def _variants(config, images: np.ndarray, batch: dict, log) -> tuple[dict, dict,
         fns[name] = _runner(step, state, batch)
         log(f"compiled {name} in {seconds[name]:.1f} s")
     reassigning = (model, step_config(config, size, 1), fns["nat_reassign"].holder)
-    for name in OBJECTIVES:
+    for name in names:
         fns[name], seconds[name], init_seconds = _objective(config, name, images, batch, tx)
         seconds["init"] += init_seconds
         log(f"compiled {name} in {seconds[name]:.1f} s")
@@ -250,9 +250,12 @@ def bench_case(
     repeats: int,
     dtype: str = "float32",
     profile_dir: str | None = None,
+    names: tuple[str, ...] = OBJECTIVES,
 ) -> dict:
-    """One case's row: the three variants' images/s, the re-assignment's cost, the compile
-    seconds of each program, the forward FLOPs per image and the MFU."""
+    """One case's row: the variants' images/s (NAT's two, and the objectives `names` with the
+    supervised step always among them), the re-assignment's cost, the compile seconds of each
+    program, the forward FLOPs per image and the MFU."""
+    names = ("supervised", *(n for n in names if n != "supervised"))
     log = progress(f"{encoder} {size} px batch {b} {dtype}")
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (b, size, size, channels), dtype=np.uint8)
@@ -262,7 +265,7 @@ def bench_case(
         "labels": jnp.asarray(rng.integers(0, 10, b), jnp.int32),
     }
     config = _config(encoder, dtype)
-    fns, compile_seconds, (model, cfg, holder) = _variants(config, images, batch, log)
+    fns, compile_seconds, (model, cfg, holder) = _variants(config, images, batch, log, names)
     seconds = median_seconds(fns, repeats)
     log(f"timed {repeats} steps of each variant")
     alone, more_compile_seconds = _time_reassign_alone(holder["state"], batch, model, cfg, repeats)
@@ -271,7 +274,7 @@ def bench_case(
     if profile_dir:
         profile(fns, os.path.join(profile_dir, f"{encoder}_{size}px_b{b}_{dtype}"))
     ips = {name: b / s for name, s in seconds.items()}
-    views = {name: _views_per_image(config, name) * b / seconds[name] for name in OBJECTIVES}
+    views = {name: _views_per_image(config, name) * b / seconds[name] for name in names}
     peak = peak_flops(jax.devices()[0].device_kind)
     return {
         "encoder": encoder,
@@ -311,14 +314,17 @@ def run(
     profile_dir: str | None = None,
     batches: tuple[int, ...] | None = None,
     report=None,
+    names: tuple[str, ...] = OBJECTIVES,
 ) -> list[dict]:
-    """Every case's row, each also printed on stderr when done; `report(rows)` after each."""
+    """Every case's row, each also printed on stderr when done; `report(rows)` after each.
+    `names`: the objectives timed beside NAT's steps (the supervised one always is)."""
     rows = []
     for encoder, size, channels, b in cases(jax.default_backend(), batches):
         if encoders is not None and encoder not in encoders:
             continue
         try:
-            rows.append(bench_case(encoder, size, channels, b, repeats, dtype, profile_dir))
+            row = bench_case(encoder, size, channels, b, repeats, dtype, profile_dir, names)
+            rows.append(row)
         except jax.errors.JaxRuntimeError as error:
             if not _out_of_memory(error):
                 raise
@@ -335,7 +341,7 @@ def format_table(rows: list[dict]) -> str:
     head = "encoder | dtype | px | batch | supervised img/s | NAT no re-assign img/s"
     head += " | NAT re-assign img/s | re-assign overhead | re-assign alone | its share"
     head += " | NAT / supervised | forward GFLOP/img | MFU (NAT, of bf16 peak) | compile s"
-    head += " | views/s over supervised: SimCLR, RotNet, InstDisc, SimSiam, BYOL, MoCo, SwAV"
+    head += f" | views/s over supervised: {', '.join(OBJECTIVES[1:])}"
     lines = [head, "---|" * 14 + "---"]
     for r in rows:
         case = f"{r['encoder']} | {r['dtype']} | {r['image_size']} | {r['batch']}"
