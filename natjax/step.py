@@ -1,9 +1,8 @@
-"""NAT's train step: a pure function `(state, batch) -> (state, metrics)`, jitted once.
-
-One forward pass gives the unit-norm features `z`; the targets currently owned by the batch are
-regenerated from their ids; on a re-assignment epoch the batch's images swap targets by solving
-the `b x b` assignment that maximises `sum_i <z_i, c_pi(i)>`, inside the step; then one
-optimizer step on the square loss against the (new) targets. Nothing goes back to the host.
+"""The pieces of the train step every objective shares, and NAT's re-assignment: the step's
+static settings (`StepConfig`), the views drawn from `(seed, step)`, the model's train-mode
+forward pass, and the `b x b` assignment that maximises `sum_i <z_i, c_pi(i)>`, solved inside
+the step (`natjax.objectives.nat` puts them together as NAT's step). Nothing goes back to the
+host.
 
 Data parallel: the step is jitted over a mesh with the batch split along its `data` axis (the
 forward pass, batch-norm statistics and gradients are global by GSPMD). The re-assignment is
@@ -18,15 +17,12 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import optax
 from jax.sharding import Mesh, PartitionSpec
 
 from natjax import assignment, preprocess
-from natjax.loss import l2_normalize, square_loss
 from natjax.models import NATModel
 from natjax.sharding import DATA_AXIS
 from natjax.state import TrainState
-from natjax.targets import targets
 from natjax.views import ViewSpec, strong_view
 
 Batch = dict[str, jax.Array]  # {"images": uint8 [b, H, W, C], "ids": int32 [b]}
@@ -113,43 +109,3 @@ def apply_train(model: NATModel, state: TrainState, params, x: jax.Array) -> tup
     variables = {"params": params, "batch_stats": state.batch_stats}
     (_, out), updates = model.apply(variables, x, train=True, mutable=["batch_stats"])
     return out, updates["batch_stats"]
-
-
-def train_step(
-    state: TrainState,
-    batch: Batch,
-    *,
-    model: NATModel,
-    tx: optax.GradientTransformation,
-    cfg: StepConfig,
-    mesh: Mesh | None = None,
-) -> tuple[TrainState, Metrics]:
-    """One NAT step (Algorithm 1 of the paper) on a batch of images and their ids; `mesh` is
-    the one the batch is split over (None: one device)."""
-    x = augment(state, batch, cfg)
-
-    def forward(params):
-        proj, batch_stats = apply_train(model, state, params, x)
-        return l2_normalize(proj), batch_stats
-
-    z, pullback, batch_stats = jax.vjp(forward, state.params, has_aux=True)  # z: [b, d]
-    owned = state.perm[batch["ids"]]  # [b] target ids held by the batch
-    c = targets(cfg.target_seed, owned, cfg.target_dim, cfg.targets)  # [b, d]
-    b = z.shape[0]
-    keep = jnp.arange(b, dtype=jnp.int32)
-    do_reassign = is_reassign_step(state.step, cfg)
-    pi = jax.lax.cond(
-        do_reassign, lambda: reassign_on_mesh(z, c, cfg.solver, mesh, cfg.scope), lambda: keep
-    )
-    c = c[pi]
-    loss = square_loss(z, c)
-    (grads,) = pullback(2.0 * (z - c) / b)  # d loss / d z, pulled back to the parameters.
-    new_state = state.apply_gradients(
-        grads, tx, batch_stats=batch_stats, perm=state.perm.at[batch["ids"]].set(owned[pi])
-    )
-    metrics = {
-        "loss": loss,
-        "changed_fraction": jnp.mean(pi != keep),
-        "reassigned": do_reassign,
-    }
-    return new_state, metrics

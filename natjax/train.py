@@ -65,22 +65,27 @@ def setup(config: ConfigDict, workdir: str) -> Run:
     sharding.check_batch_size(config.batch_size, mesh)
     steps_per_epoch = data.num_steps_per_epoch(len(dataset.train), config.batch_size)
     total_steps = steps_per_epoch * config.num_epochs
-    step_cfg = StepConfig(
+    step_cfg = step_config(config, dataset.image_shape, steps_per_epoch)
+    tx = create_optimizer(config.optim, total_steps)
+    model = create_model(config)
+    return Run(config, workdir, dataset, mesh, model, tx, step_cfg, total_steps)
+
+
+def step_config(config: ConfigDict, image_shape: tuple, steps_per_epoch: int) -> StepConfig:
+    """The step's static settings for images of `image_shape` (`[H, W, ...]`)."""
+    return StepConfig(
         steps_per_epoch=steps_per_epoch,
         reassign_every=config.nat.reassign_every,
         solver=config.nat.solver,
         target_seed=config.nat.target_seed,
         target_dim=config.model.target_dim,
-        crop_size=config.input.crop_size or dataset.image_shape[0],
+        crop_size=config.input.crop_size or image_shape[0],
         crop_padding=config.input.crop_padding,
         flip=config.input.flip,
         scope=config.nat.scope,
         targets=config.nat.targets,
         views=view_spec(config),
     )
-    tx = create_optimizer(config.optim, total_steps)
-    model = create_model(config)
-    return Run(config, workdir, dataset, mesh, model, tx, step_cfg, total_steps)
 
 
 def view_spec(config: ConfigDict) -> views.ViewSpec | None:

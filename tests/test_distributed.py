@@ -1,7 +1,11 @@
 """Multi-host start-up: when the cluster's environment is used, and the flags' mistakes."""
 
+import subprocess
+import sys
+
 import pytest
 
+from conftest import ROOT
 from natjax import distributed
 from natjax.errors import UserError
 
@@ -33,3 +37,15 @@ def test_one_process_agrees_with_itself():
 
     assert distributed.differing_processes("anything") == []
     distributed.check_same_config(get_config("smoke"))
+
+
+def test_importing_the_training_command_leaves_the_backends_to_jax_distributed():
+    """`jax.distributed.initialize` must run before any JAX computation: no module the training
+    command imports may make an array at import time (a multi-host run would fail to start)."""
+    code = (
+        "import natjax.main\n"
+        "from jax._src import xla_bridge\n"
+        "print(xla_bridge.backends_are_initialized())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]

@@ -12,8 +12,9 @@ from scipy.optimize import linear_sum_assignment
 from natjax.data import epoch_ids
 from natjax.loss import l2_normalize, square_loss
 from natjax.models import NATModel, SmallConvNet
+from natjax.objectives.nat import train_step
 from natjax.state import create_train_state
-from natjax.step import StepConfig, is_reassign_step, reassign, train_step
+from natjax.step import StepConfig, is_reassign_step, reassign
 from natjax.targets import targets
 
 IMAGE_SHAPE = (8, 8, 1)
@@ -163,3 +164,42 @@ def test_strong_views_replace_the_paper_crops_and_the_step_still_compiles_once()
         state, metrics = step(state, batch)
         assert np.isfinite(float(metrics["loss"]))
     assert is_permutation(state.perm, n) and step._cache_size() == 1
+
+
+def hand_written_step(state, batch, *, model, tx, cfg):
+    """The paper's step with its gradient pulled back by hand, `2 (z - c) / b` through the
+    forward pass: the reference `jax.value_and_grad` on the shared step must reproduce."""
+    from natjax.step import apply_train, augment
+
+    x = augment(state, batch, cfg)
+
+    def forward(params):
+        proj, batch_stats = apply_train(model, state, params, x)
+        return l2_normalize(proj), batch_stats
+
+    z, pullback, batch_stats = jax.vjp(forward, state.params, has_aux=True)
+    owned = state.perm[batch["ids"]]
+    c = targets(cfg.target_seed, owned, cfg.target_dim)
+    keep = jnp.arange(z.shape[0], dtype=jnp.int32)
+    solve = functools.partial(reassign, z, c, "auction")
+    pi = jax.lax.cond(is_reassign_step(state.step, cfg), solve, lambda: keep)
+    (grads,) = pullback(2.0 * (z - c[pi]) / z.shape[0])
+    perm = state.perm.at[batch["ids"]].set(owned[pi])
+    return state.apply_gradients(grads, tx, batch_stats=batch_stats, perm=perm)
+
+
+def test_the_shared_step_differentiates_nats_loss_as_the_hand_written_gradient():
+    n, b = 32, 16
+    state, step, images = make(n, b, reassign_every=2)
+    model = NATModel(SmallConvNet((4,)), target_dim=4)  # make's model and optimizer.
+    tx = optax.sgd(0.1, momentum=0.9)
+    cfg = StepConfig(n // b, 2, "auction", 0, 4, crop_size=8, crop_padding=1, flip=True)  # make's.
+    reference = jax.jit(functools.partial(hand_written_step, model=model, tx=tx, cfg=cfg))
+    expected = jax.tree.map(jnp.copy, state)
+    for batch in batches(n, b, 3, images):  # Epochs 0 and 2 re-assign, 1 does not.
+        expected = reference(expected, batch)
+        state, _ = step(state, batch)
+    np.testing.assert_array_equal(state.perm, expected.perm)
+    assert not np.array_equal(state.perm, np.arange(n))
+    for got, want in zip(jax.tree.leaves(state), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)

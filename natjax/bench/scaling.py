@@ -12,14 +12,13 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from natjax import sharding
-from natjax.bench.step import _config, step_config
+from natjax import objectives, sharding
+from natjax.bench.step import _config, optimizer, step_config
 from natjax.bench.timing import median_seconds
 from natjax.models import create_model
 from natjax.state import create_train_state
-from natjax.step import reassign_on_mesh, train_step
+from natjax.step import reassign_on_mesh
 
 SIMULATED_DEVICES = 8
 
@@ -40,7 +39,7 @@ def bench_case(devices: int, b: int, repeats: int) -> dict:
     encoder, size, channels, _ = _case()
     mesh = sharding.make_mesh(jax.devices()[:devices])
     config = _config(encoder)
-    model, tx = create_model(config), optax.sgd(0.01, momentum=0.9)
+    model, tx = create_model(config), optimizer(config)
     rng = np.random.default_rng(0)
     batch = sharding.put_batch(
         {
@@ -58,7 +57,8 @@ def bench_case(devices: int, b: int, repeats: int) -> dict:
         ("local", 1, "local"),
     ):
         cfg = step_config(config, size, every, scope)
-        fn = functools.partial(train_step, model=model, tx=tx, cfg=cfg, mesh=mesh)
+        nat_step = objectives.step_fn(config)  # NAT's, as training builds it.
+        fn = functools.partial(nat_step, model=model, tx=tx, cfg=cfg, mesh=mesh)
         step = jax.jit(fn, donate_argnums=0, out_shardings=(replicated, replicated))
         holder = {
             "state": jax.device_put(

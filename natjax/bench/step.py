@@ -21,7 +21,6 @@ as such and the others still run. `--profile DIR` also writes a `jax.profiler` t
 steps of each variant per case.
 """
 
-import dataclasses
 import functools
 import os
 import sys
@@ -38,16 +37,11 @@ from natjax.bench.flops import image_flops
 from natjax.bench.timing import load_config, median_seconds
 from natjax.loss import l2_normalize
 from natjax.models import create_model
+from natjax.optim import create_optimizer
 from natjax.state import create_train_state
-from natjax.step import (
-    StepConfig,
-    apply_train,
-    augment,
-    reassign,
-    train_step,
-)
+from natjax.step import StepConfig, apply_train, augment, reassign
 from natjax.targets import targets
-from natjax.train import view_spec
+from natjax.train import step_config as train_step_config
 
 # The objectives timed beside NAT's steps, on the shared step; rows and ratios in views/s.
 OBJECTIVES = (
@@ -145,18 +139,19 @@ def profile(fns: dict, logdir: str, steps: int = 3) -> None:
 
 
 def step_config(config, size: int, every: int, scope: str = "global") -> StepConfig:
-    """The step's settings for a benchmark: one epoch per step, re-assigning every `every`."""
-    return StepConfig(
-        steps_per_epoch=1,
-        reassign_every=every,
-        solver=config.nat.solver,
-        target_seed=0,
-        target_dim=config.model.target_dim,
-        crop_size=size,
-        crop_padding=config.input.crop_padding,
-        flip=True,
-        scope=scope,
-    )
+    """The step's settings as training makes them from `config` (`train.step_config`), for
+    `size` px images, one epoch per step, re-assigning every `every` epochs over `scope`."""
+    config = config.copy_and_resolve_references()
+    config.nat.update(reassign_every=every, scope=scope)
+    return train_step_config(config, (size, size), steps_per_epoch=1)
+
+
+def optimizer(config) -> optax.GradientTransformation:
+    """The run's optimizer as training makes it (its schedule's length does not matter here)."""
+    return create_optimizer(config.optim, total_steps=SCHEDULE_STEPS)
+
+
+SCHEDULE_STEPS = 1000
 
 
 def _features_and_targets(state, batch, model, cfg: StepConfig) -> tuple:
@@ -205,14 +200,15 @@ def _variants(config, images: np.ndarray, batch: dict, log, names) -> tuple[dict
     that compiling each took, and initialising the states (`init`); and (model, step config,
     state holder) of the re-assigning NAT variant."""
     size = images.shape[1]
-    tx = optax.sgd(0.01, momentum=0.9)
+    tx = optimizer(config)
     model = create_model(config)
     fns, seconds = {}, {}
     nat_state, seconds["init"] = _initial_state(model, tx, images)
     log(f"initialised the NAT model in {seconds['init']:.1f} s")
     for name, every in (("nat_reassign", 1), ("nat_no_reassign", 0)):
         cfg = step_config(config, size, every)
-        step = jax.jit(functools.partial(train_step, model=model, tx=tx, cfg=cfg), donate_argnums=0)
+        nat_step = objectives.step_fn(config)  # NAT's, as training builds it.
+        step = jax.jit(functools.partial(nat_step, model=model, tx=tx, cfg=cfg), donate_argnums=0)
         state = jax.tree.map(jnp.copy, nat_state)  # Each variant donates its own copy.
         step, seconds[name] = compile_ahead(step, state, batch)
         fns[name] = _runner(step, state, batch)
@@ -235,7 +231,7 @@ def _objective(config, name: str, images: np.ndarray, batch: dict, tx) -> tuple:
     # The state holds one pseudo-label per image of the batch; its clusters cannot outnumber them.
     config.deepcluster.clusters = min(config.deepcluster.clusters, len(images))
     model = create_model(config)
-    cfg = dataclasses.replace(step_config(config, images.shape[1], 0), views=view_spec(config))
+    cfg = step_config(config, images.shape[1], 0)
     fn = functools.partial(objectives.step_fn(config), model=model, tx=tx, cfg=cfg)
     state, init_seconds = _initial_state(model, tx, images, objectives.init_extra(config))
     step, compile_seconds = compile_ahead(jax.jit(fn, donate_argnums=0), state, batch)

@@ -1,10 +1,12 @@
-"""The step every objective but NAT's shares: views -> forward -> the objective's loss ->
-gradients by `jax.value_and_grad` -> optimizer. An `Objective` says how it draws its views, what
-its loss is and what state it keeps; the harness (data, mesh, checkpoints, evaluation) is NAT's.
+"""The step every objective shares, NAT's included: views -> forward -> the objective's loss ->
+gradients by `jax.value_and_grad` -> optimizer -> the objective's own state. An `Objective` says
+how it draws its views, what its loss is and what state it keeps; the harness (data, mesh,
+checkpoints, evaluation) is the same for all.
 
 Data parallel by GSPMD: the batch is split over the mesh and the loss is written on the global
 batch, so the terms that couple images (SimCLR's negatives, SwAV's Sinkhorn sums) span every
-device's images without a hand-written gather.
+device's images without a hand-written gather. Per-device code (NAT's assignment, in
+`shard_map`) gets the mesh from the step.
 """
 
 import dataclasses
@@ -37,7 +39,13 @@ class Objective:
     `head_dim(num_classes)` is the head's width when the objective fixes it (a classifier's),
     None to keep `model.target_dim`. `refresh(key, outputs, extra)`, where given, remakes
     `extra` from the head's outputs `[n, d]` for every training image, before the first step of
-    every `refresh_every` epochs (DeepCluster's k-means; `natjax.objectives.refresh`)."""
+    every `refresh_every` epochs (DeepCluster's k-means; `natjax.objectives.refresh`).
+
+    The step also shows `loss` and `update` the state's `step` and `perm` (the image-to-target
+    assignment), the step's `cfg` and `mesh`, in `extra`; none of them is kept there. `loss`
+    may return `(loss, found)`: `found`'s entries reach `update` beside `extra`, a `perm` among
+    them becomes the state's assignment, and `found["metrics"]` fills the step's metrics (NAT's
+    re-assignment: `natjax.objectives.nat`)."""
 
     name: str
     views: Callable
@@ -65,31 +73,37 @@ def objective_step(
 ) -> tuple[TrainState, Metrics]:
     """One optimizer step of `objective` on a batch; its views are drawn from
     `(state.rng, state.step)`, so a resumed run repeats them."""
-    del mesh  # Nothing per-device: GSPMD splits it all.
     key = jax.random.fold_in(state.rng, state.step)
     x, aux = objective.views(key, batch, cfg)
-
-    seen = {**state.extra, **_target_outputs(model, state, x)}
+    shown = {"step": state.step, "perm": state.perm, "cfg": cfg, "mesh": mesh}
+    seen = {**state.extra, **_target_outputs(model, state, x), **shown}
 
     def loss_fn(params, own):
         out, batch_stats = apply_train(model, state, params, x)
-        return objective.loss(out, aux, {**seen, "params": own}), (batch_stats, out)
+        loss = objective.loss(out, aux, {**seen, "params": own})
+        loss, found = loss if isinstance(loss, tuple) else (loss, {})
+        return loss, (batch_stats, out, found)
 
     own = state.extra.get("params", {})
     grad_fn = jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)
-    (loss, (batch_stats, out)), (grads, own_grads) = grad_fn(state.params, own)
+    (loss, (batch_stats, out, found)), (grads, own_grads) = grad_fn(state.params, own)
     extra = _train_own(state.extra, own_grads, tx)
-    extra = objective.update(jax.lax.stop_gradient(out), aux, {**seen, **extra})
-    extra = {key: value for key, value in extra.items() if key != "target_out"}
-    new_state = state.apply_gradients(grads, tx, batch_stats=batch_stats)
-    metrics = {
-        "loss": loss,
-        "changed_fraction": jnp.zeros((), jnp.float32),
-        "reassigned": jnp.zeros((), bool),
-    }
+    extra = objective.update(jax.lax.stop_gradient(out), aux, {**seen, **extra, **found})
+    perm = extra.get("perm", state.perm)
+    metrics = {"loss": loss, **_no_reassignment(), **found.get("metrics", {})}
+    extra = {key: value for key, value in extra.items() if key not in (*_SHOWN, "metrics")}
+    new_state = state.apply_gradients(grads, tx, batch_stats=batch_stats, perm=perm)
     if "target" in extra:
         extra = {**extra, "target": _moved(extra["target"], new_state.params, objective)}
     return new_state.replace(extra=extra), metrics
+
+
+_SHOWN = ("target_out", "step", "perm", "cfg", "mesh")  # Shown to the objective, not kept.
+
+
+def _no_reassignment() -> dict:
+    """The metrics of a step that moved no image to another target."""
+    return {"changed_fraction": jnp.zeros((), jnp.float32), "reassigned": jnp.zeros((), bool)}
 
 
 def _target_outputs(model: NATModel, state: TrainState, x: jax.Array) -> dict:
