@@ -447,20 +447,29 @@ def test_swav_loss_is_the_swapped_prediction_of_the_codes():
 
 
 @needs_fashion_mnist
-def test_a_killed_byol_run_resumes_bitwise_with_its_own_state(tmp_path):
-    """BYOL keeps every kind of objective state: its own parameters and their optimizer state,
-    and a target network. SIGTERM mid-epoch, resume: the uninterrupted run's state, bit for bit."""
+@pytest.mark.parametrize(
+    "name, kept",
+    [
+        # Every kind of state kept in the step: own parameters, their optimizer state, a target.
+        ("byol", {"params", "opt_state", "target"}),
+        # State remade outside the step, by k-means before each epoch: the run is killed in the
+        # first epoch, its labels come back from the checkpoint, the second epoch's pass repeats.
+        ("deepcluster", {"labels", "weights", "params", "opt_state"}),
+    ],
+)
+def test_a_killed_run_resumes_bitwise_with_its_objectives_state(tmp_path, name, kept):
+    """SIGTERM mid-epoch, resume: the uninterrupted run's state, bit for bit."""
     workdir = tmp_path / "preempted"
-    cmd = [*smoke_cmd(workdir), *PREEMPT_FLAGS, "--config.objective=byol"]
+    cmd = [*smoke_cmd(workdir), *PREEMPT_FLAGS, f"--config.objective={name}"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     wait_for_step([proc], workdir, 5)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == Preempted.EXIT_CODE, err[-2000:]
     config = preempt_config()
-    config.objective = "byol"
+    config.objective = name
     resumed, straight = (train_only(config, d) for d in (workdir, tmp_path / "straight"))
-    assert set(resumed.extra) == {"params", "opt_state", "target"}
+    assert set(resumed.extra) == kept
     assert_same_state(resumed, straight)
 
 
@@ -563,22 +572,3 @@ def test_more_clusters_than_images_is_one_sentence(tmp_path):
     config.deepcluster.clusters = 500
     with pytest.raises(UserError, match="deepcluster.clusters=500 is more than the 96 training"):
         train.train_and_evaluate(config, str(tmp_path / "run"))
-
-
-@needs_fashion_mnist
-def test_a_killed_deepcluster_run_resumes_bitwise_across_its_k_means_passes(tmp_path):
-    """DeepCluster's state is remade outside the step, by k-means between epochs. SIGTERM in the
-    first epoch, resume: the labels come back from the checkpoint, the second epoch's k-means
-    pass repeats the uninterrupted run's, and the final state is the same bit for bit."""
-    workdir = tmp_path / "preempted"
-    cmd = [*smoke_cmd(workdir), *PREEMPT_FLAGS, "--config.objective=deepcluster"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    wait_for_step([proc], workdir, 5)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == Preempted.EXIT_CODE, err[-2000:]
-    config = preempt_config()
-    config.objective = "deepcluster"
-    resumed, straight = (train_only(config, d) for d in (workdir, tmp_path / "straight"))
-    assert set(resumed.extra) == {"labels", "weights", "params", "opt_state"}
-    assert_same_state(resumed, straight)
