@@ -165,6 +165,8 @@ def _check_objective_settings(c: ConfigDict) -> None:
         section, name = key.split(".")
         _require(0 <= c[section][name] < 1, key, c[section][name], "in [0, 1)")
     sizes = ("simsiam.predictor_width", "byol.predictor_width", "moco.queue_size")
+    m = c.instdisc.nce_negatives
+    _require(m >= 0, "instdisc.nce_negatives", m, "0 (the full softmax) or a positive integer")
     clusters = ("clusters", "kmeans_iterations", "refresh_every")
     clusters = tuple(f"deepcluster.{name}" for name in clusters)
     for key in (*sizes, "swav.prototypes", "swav.sinkhorn_iterations", *clusters):

@@ -79,6 +79,7 @@ _ADDED_KEYS = (
         {"prototypes": 30, "temperature": 0.1, "epsilon": 0.05, "sinkhorn_iterations": 3},
     ),
     ("deepcluster", {"clusters": 100, "kmeans_iterations": 20, "refresh_every": 1}),
+    ("instdisc.nce_negatives", 0),
 )
 
 

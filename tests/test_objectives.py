@@ -394,6 +394,11 @@ def test_mocos_queue_takes_the_targets_keys_of_the_second_views(tmp_path):
         ("simclr.temperature", 0.0, "simclr.temperature=0.0 is invalid: it must be positive"),
         ("moco.momentum", 1.0, "moco.momentum=1.0 is invalid: it must be in [0, 1)"),
         ("moco.queue_size", 0, "moco.queue_size=0 is invalid: it must be a positive integer"),
+        (
+            "instdisc.nce_negatives",
+            -1,
+            "instdisc.nce_negatives=-1 is invalid: it must be 0 (the full softmax) or a positive",
+        ),
     ],
 )
 def test_a_bad_objective_setting_is_one_sentence(tmp_path, key, value, message):
@@ -572,3 +577,35 @@ def test_more_clusters_than_images_is_one_sentence(tmp_path):
     config.deepcluster.clusters = 500
     with pytest.raises(UserError, match="deepcluster.clusters=500 is more than the 96 training"):
         train.train_and_evaluate(config, str(tmp_path / "run"))
+
+
+def test_instdisc_nce_loss_is_the_papers_against_uniform_noise():
+    rng = np.random.default_rng(14)
+    out = rng.normal(size=(3, 4)).astype(np.float32)
+    bank = rng.normal(size=(10, 4)).astype(np.float32)
+    bank /= np.linalg.norm(bank, axis=1, keepdims=True)
+    ids, noise, t = np.array([0, 4, 7]), np.array([1, 4, 9, 9]), 0.5
+    f = out / np.linalg.norm(out, axis=1, keepdims=True)
+    own = np.exp(np.sum(f * bank[ids], 1) / t)
+    others = np.exp(f @ bank[noise].T / t)
+    for z in (3.0, 10 * np.mean(np.concatenate([own[:, None], others], 1))):  # Given; estimated.
+        mass = 4 / 10
+        h_own = (own / z) / (own / z + mass)
+        h_others = (others / z) / (others / z + mass)
+        want = np.mean(-np.log(h_own) - np.log(1 - h_others).sum(1))
+        given = jnp.float32(z if z == 3.0 else 0.0)
+        got, used = instdisc.nce_loss(out, ids, noise, bank, given, t)
+        np.testing.assert_allclose(float(got), want, rtol=1e-5)
+        np.testing.assert_allclose(float(used), z, rtol=1e-5)
+
+
+def test_instdisc_nce_estimates_its_normaliser_once_and_keeps_it(tmp_path):
+    config, state, after = first_step(tmp_path, "instdisc", **{"instdisc.nce_negatives": 8})
+    assert float(state.extra["z"]) == 0.0 and set(after.extra) == {"bank", "z"}
+    z = float(after.extra["z"])
+    assert np.isfinite(z) and z > 0
+    run = train.setup(config, str(tmp_path / "run"))
+    batch = train.sharding.put_batch(next(train.batches(run, 1)), run.mesh, config.batch_size)
+    later, _ = train.compile_step(run)(after, batch)
+    assert float(later.extra["z"]) == z
+    assert not np.array_equal(later.extra["bank"], after.extra["bank"])

@@ -4,9 +4,12 @@ every other by a softmax over the whole bank at temperature `instdisc.temperatur
 entry moves towards the feature by `1 - instdisc.momentum` after each step.
 
 NAT's nearest relative: one vector per image, like NAT's targets, but learnt (the bank follows
-the features) where NAT's are fixed noise. The softmax is the full one over the `n` entries
-(the paper's NCE approximation is not built); the bank lives in the train state (`extra`),
-replicated on every device, and is checkpointed with it. The views are strong ones
+the features) where NAT's are fixed noise. By default the softmax is the full one over the `n`
+entries; `instdisc.nce_negatives = m > 0` replaces it by the paper's noise-contrastive
+estimate: `m` entries drawn uniformly each step (shared by the batch, where the paper draws
+them per image) against the image's own, with the softmax's normaliser `Z` estimated on the
+first step and then fixed, as the paper's code does. The bank (and `Z`) live in the train state
+(`extra`), replicated on every device, and are checkpointed with it. The views are strong ones
 (`input.strong`), as the paper's crops, colour jitter, grayscale and flips.
 """
 
@@ -14,6 +17,7 @@ import dataclasses
 import functools
 
 import jax
+import jax.numpy as jnp
 import optax
 
 from natjax.loss import l2_normalize
@@ -27,11 +31,19 @@ class Settings:
 
     temperature: float
     momentum: float
+    nce_negatives: int  # 0: the full softmax.
 
 
 def views(key, batch, cfg):
     """One strong view of each image, and its id (its class, its bank entry)."""
     return view(key, batch["images"], cfg), batch["ids"]
+
+
+def nce_views(key, batch, cfg):
+    """`views`, and a key for the step's noise entries."""
+    view_key, noise_key = jax.random.split(key)
+    x, ids = views(view_key, batch, cfg)
+    return x, (ids, noise_key)
 
 
 def init_bank(key: jax.Array, num_examples: int, dim: int) -> dict:
@@ -45,6 +57,24 @@ def loss(out: jax.Array, ids: jax.Array, bank: jax.Array, temperature: float) ->
     return optax.softmax_cross_entropy_with_integer_labels(logits, ids).mean()
 
 
+def nce_loss(out, ids, noise, bank, z, temperature: float) -> tuple[jax.Array, jax.Array]:
+    """The NCE loss of each image's own entry against the `m` noise entries `noise` `[m]`,
+    with `P(j | f) = exp(<f, bank_j> / temperature) / Z` and noise `P_n(j) = 1 / n`; `Z` is
+    `z`, or where `z` is still 0 its estimate `n * mean(exp(...))` on this batch. Returns the
+    mean loss and the `Z` used."""
+    n, m = len(bank), len(noise)
+    f = l2_normalize(out)
+    own = jnp.exp(jnp.sum(f * bank[ids], -1) / temperature)  # [b]
+    others = jnp.exp(f @ bank[noise].T / temperature)  # [b, m]
+    estimate = jax.lax.stop_gradient(n * jnp.mean(jnp.concatenate([own[:, None], others], 1)))
+    z = jnp.where(z > 0, z, estimate)
+    noise_mass = m / n  # m * P_n(j)
+    p_own, p_others = own / z, others / z
+    loss = -jnp.log(p_own / (p_own + noise_mass))
+    loss -= jnp.sum(jnp.log(noise_mass / (p_others + noise_mass)), -1)
+    return jnp.mean(loss), z
+
+
 def update(out: jax.Array, ids: jax.Array, bank: jax.Array, momentum: float) -> jax.Array:
     """The bank with each image's entry moved towards its feature and renormalised."""
     moved = momentum * bank[ids] + (1 - momentum) * l2_normalize(out)
@@ -54,6 +84,8 @@ def update(out: jax.Array, ids: jax.Array, bank: jax.Array, momentum: float) -> 
 def build(config) -> Objective:
     settings = Settings(**config.instdisc.to_dict())
     dim = config.model.target_dim
+    if settings.nce_negatives > 0:
+        return _nce(settings, dim)
     return Objective(
         "instdisc",
         views,
@@ -62,6 +94,24 @@ def build(config) -> Objective:
         init_extra=functools.partial(_init, dim=dim),
         update=lambda out, ids, extra: {"bank": update(out, ids, extra["bank"], settings.momentum)},
     )
+
+
+def _nce(settings: Settings, dim: int) -> Objective:
+    """InstDisc with the NCE estimate of its softmax; `extra` holds the bank and `Z`."""
+
+    def nce(out, aux, extra):
+        ids, noise_key = aux
+        noise = jax.random.randint(noise_key, (settings.nce_negatives,), 0, len(extra["bank"]))
+        value, z = nce_loss(out, ids, noise, extra["bank"], extra["z"], settings.temperature)
+        return value, {"z": z}
+
+    def moved(out, aux, extra):
+        return {"bank": update(out, aux[0], extra["bank"], settings.momentum), "z": extra["z"]}
+
+    def init(key, num_examples, params):
+        return {**_init(key, num_examples, params, dim=dim), "z": jnp.zeros((), jnp.float32)}
+
+    return Objective("instdisc", nce_views, nce, strong_views=True, init_extra=init, update=moved)
 
 
 def _init(key, num_examples, params, *, dim):
