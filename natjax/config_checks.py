@@ -167,6 +167,8 @@ def _check_objective_settings(c: ConfigDict) -> None:
     sizes = ("simsiam.predictor_width", "byol.predictor_width", "moco.queue_size")
     m = c.instdisc.nce_negatives
     _require(m >= 0, "instdisc.nce_negatives", m, "0 (the full softmax) or a positive integer")
+    q = c.swav.queue_size
+    _require(q >= 0, "swav.queue_size", q, "0 (no queue) or a positive integer")
     clusters = ("clusters", "kmeans_iterations", "refresh_every")
     clusters = tuple(f"deepcluster.{name}" for name in clusters)
     for key in (*sizes, "swav.prototypes", "swav.sinkhorn_iterations", *clusters):

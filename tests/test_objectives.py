@@ -2,6 +2,7 @@
 views they draw, and short runs that learn, stay resumable and do not collapse."""
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -394,6 +395,7 @@ def test_mocos_queue_takes_the_targets_keys_of_the_second_views(tmp_path):
         ("simclr.temperature", 0.0, "simclr.temperature=0.0 is invalid: it must be positive"),
         ("moco.momentum", 1.0, "moco.momentum=1.0 is invalid: it must be in [0, 1)"),
         ("moco.queue_size", 0, "moco.queue_size=0 is invalid: it must be a positive integer"),
+        ("swav.queue_size", -1, "swav.queue_size=-1 is invalid: it must be 0 (no queue) or"),
         (
             "instdisc.nce_negatives",
             -1,
@@ -433,7 +435,7 @@ def test_sinkhorn_gives_every_prototype_an_equal_share_as_numpy_does():
 def test_swav_loss_is_the_swapped_prediction_of_the_codes():
     rng = np.random.default_rng(10)
     out, prototypes = rng.normal(size=(8, 3)), rng.normal(size=(5, 3))
-    settings = swav.Settings(prototypes=5, temperature=0.1, epsilon=0.05, sinkhorn_iterations=3)
+    settings = swav.Settings(5, temperature=0.1, epsilon=0.05, sinkhorn_iterations=3, queue_size=0)
 
     def unit(a):
         return a / np.linalg.norm(a, axis=1, keepdims=True)
@@ -609,3 +611,45 @@ def test_instdisc_nce_estimates_its_normaliser_once_and_keeps_it(tmp_path):
     later, _ = train.compile_step(run)(after, batch)
     assert float(later.extra["z"]) == z
     assert not np.array_equal(later.extra["bank"], after.extra["bank"])
+
+
+def test_swavs_queue_joins_sinkhorn_once_full_and_takes_each_views_projections():
+    rng = np.random.default_rng(15)
+    out, prototypes = rng.normal(size=(8, 3)), rng.normal(size=(5, 3))
+    queue = rng.normal(size=(2, 6, 3))
+    queue /= np.linalg.norm(queue, axis=-1, keepdims=True)
+    settings = swav.Settings(5, 0.1, 0.05, 3, queue_size=6)
+
+    def unit(a):
+        return a / np.linalg.norm(a, axis=-1, keepdims=True)
+
+    def log_softmax(s):
+        return s / 0.1 - np.log(np.exp(s / 0.1).sum(1, keepdims=True))
+
+    scores = unit(out) @ unit(prototypes).T
+    s1, s2 = scores[:4], scores[4:]
+    queued = [unit(q) @ unit(prototypes).T for q in queue]
+    pairs = zip(queued, (s1, s2), strict=True)
+    q1, q2 = (numpy_sinkhorn(np.concatenate([q, s]), 0.05, 3)[-4:] for q, s in pairs)
+    expected = -0.5 * np.mean(np.sum(q2 * log_softmax(s1) + q1 * log_softmax(s2), 1))
+    f32 = functools.partial(jnp.asarray, dtype=jnp.float32)
+    got = swav.loss(f32(out), f32(prototypes), settings, f32(queue))
+    np.testing.assert_allclose(float(got), expected, rtol=1e-4)
+    filling = queue.copy()
+    filling[:, -1] = 0  # Not full yet: the batch's codes alone, as without a queue.
+    alone = swav.loss(f32(out), f32(prototypes), settings)
+    filled = swav.loss(f32(out), f32(prototypes), settings, f32(filling))
+    np.testing.assert_allclose(float(filled), float(alone), rtol=1e-6)
+    new = np.asarray(swav.enqueue(f32(queue), f32(out)))
+    np.testing.assert_allclose(new[0, :4], unit(out[:4]), rtol=1e-5)
+    np.testing.assert_allclose(new[1, :4], unit(out[4:]), rtol=1e-5)
+    np.testing.assert_allclose(new[:, 4:], queue[:, :2], rtol=1e-6)  # The oldest four left.
+
+
+def test_swavs_queue_fills_from_the_step(tmp_path):
+    config, state, after = first_step(tmp_path, "swav", **{"swav.queue_size": 32})
+    b = config.batch_size
+    assert not np.any(state.extra["queue"])
+    queue = np.asarray(after.extra["queue"])
+    np.testing.assert_allclose(np.linalg.norm(queue[:, :b], axis=-1), 1.0, rtol=1e-5)
+    assert not np.any(queue[:, b:])

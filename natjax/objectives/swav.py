@@ -6,8 +6,10 @@ codes (cross-entropy of its softmax at temperature `swav.temperature`): "swapped
 
 NAT's closest successor in spirit: an equipartitioned assignment of the batch to fixed-size
 targets, relaxed from a permutation to a transport plan. The prototypes are the objective's
-own parameters (normalised where used), trained by the run's optimizer. Not built: multi-crop
-and the feature queue of small batches.
+own parameters (normalised where used), trained by the run's optimizer. `swav.queue_size = L
+> 0` keeps the last `L` unit projections of each view (the paper's queue for small batches):
+once it is full, Sinkhorn spreads the prototypes over the queue's rows and the batch's
+together, and the batch's codes are its own rows of that plan. Not built: multi-crop.
 """
 
 import dataclasses
@@ -28,6 +30,7 @@ class Settings:
     temperature: float
     epsilon: float  # Sinkhorn's entropic regularisation.
     sinkhorn_iterations: int
+    queue_size: int  # 0: no queue.
 
 
 def sinkhorn(scores: jax.Array, epsilon: float, iterations: int) -> jax.Array:
@@ -42,31 +45,60 @@ def sinkhorn(scores: jax.Array, epsilon: float, iterations: int) -> jax.Array:
     return (q * b).T
 
 
-def loss(out: jax.Array, prototypes: jax.Array, settings: Settings) -> jax.Array:
-    """Swapped prediction of projections `[2b, d]` (view 1 of every image, then view 2)."""
-    scores = l2_normalize(out) @ l2_normalize(prototypes).T  # [2b, K]
+def codes(scores: jax.Array, queued: jax.Array, settings: Settings) -> jax.Array:
+    """The batch's soft codes `[b, K]`: Sinkhorn on its scores alone, or, where the queue of
+    earlier scores `queued` `[L, K]` is full (its last row non-zero), on both together."""
+    run = lambda s: sinkhorn(s, settings.epsilon, settings.sinkhorn_iterations)  # noqa: E731
+    if not len(queued):
+        return jax.lax.stop_gradient(run(scores))
+    b = len(scores)
+    with_queue = run(jnp.concatenate([queued, scores]))[-b:]
+    full = jnp.any(queued[-1] != 0)
+    return jax.lax.stop_gradient(jnp.where(full, with_queue, run(scores)))
+
+
+def loss(
+    out: jax.Array, prototypes: jax.Array, settings: Settings, queue: jax.Array | None = None
+) -> jax.Array:
+    """Swapped prediction of projections `[2b, d]` (view 1 of every image, then view 2), with
+    each view's queue of earlier unit projections `[2, L, d]` where there is one."""
+    protos = l2_normalize(prototypes)
+    scores = l2_normalize(out) @ protos.T  # [2b, K]
     s1, s2 = jnp.split(scores, 2)
-    codes = [
-        jax.lax.stop_gradient(sinkhorn(s, settings.epsilon, settings.sinkhorn_iterations))
-        for s in (s1, s2)
-    ]
+    queued = [jnp.zeros((0, len(protos)))] * 2 if queue is None else [q @ protos.T for q in queue]
+    codes_ = [codes(s, q, settings) for s, q in zip((s1, s2), queued, strict=True)]
     logp = [jax.nn.log_softmax(s / settings.temperature) for s in (s1, s2)]
-    return -0.5 * jnp.mean(jnp.sum(codes[1] * logp[0] + codes[0] * logp[1], -1))
+    return -0.5 * jnp.mean(jnp.sum(codes_[1] * logp[0] + codes_[0] * logp[1], -1))
+
+
+def enqueue(queue: jax.Array, out: jax.Array) -> jax.Array:
+    """Each view's queue `[2, L, d]` with the batch's unit projections first (view 1's in the
+    first queue), the oldest dropped."""
+    new = jnp.stack(jnp.split(l2_normalize(out), 2))  # [2, b, d]
+    return jnp.concatenate([new, queue], axis=1)[:, : queue.shape[1]]
 
 
 def build(config) -> Objective:
     settings = Settings(**config.swav.to_dict())
     dim = config.model.target_dim
 
+    queued = settings.queue_size > 0
+
     def init_extra(key, num_examples, params):
         del num_examples, params  # Nothing per image; no copy of the model.
-        return {"params": l2_normalize(jax.random.normal(key, (settings.prototypes, dim)))}
+        prototypes = l2_normalize(jax.random.normal(key, (settings.prototypes, dim)))
+        queue = {"queue": jnp.zeros((2, settings.queue_size, dim))} if queued else {}
+        return {"params": prototypes, **queue}
+
+    def update(out, aux, extra):
+        return {**extra, "queue": enqueue(extra["queue"], out)} if queued else extra
 
     return Objective(
         "swav",
         two_views,
-        lambda out, aux, extra: loss(out, extra["params"], settings),
+        lambda out, aux, extra: loss(out, extra["params"], settings, extra.get("queue")),
         num_views=2,
         strong_views=True,
         init_extra=init_extra,
+        update=update,
     )
