@@ -653,3 +653,18 @@ def test_swavs_queue_fills_from_the_step(tmp_path):
     queue = np.asarray(after.extra["queue"])
     np.testing.assert_allclose(np.linalg.norm(queue[:, :b], axis=-1), 1.0, rtol=1e-5)
     assert not np.any(queue[:, b:])
+
+
+def test_instdisc_nce_loss_falls_under_gradient_steps_on_a_fixed_bank():
+    rng = np.random.default_rng(16)
+    bank = instdisc.init_bank(jax.random.key(0), 1000, 16)["bank"]
+    out = jnp.asarray(rng.normal(size=(32, 16)), jnp.float32)
+    ids, noise = jnp.arange(32), jnp.asarray(rng.integers(0, 1000, 256))
+    _, z = instdisc.nce_loss(out, ids, noise, bank, jnp.float32(0), 0.07)
+    step = jax.jit(jax.value_and_grad(lambda o: instdisc.nce_loss(o, ids, noise, bank, z, 0.07)[0]))
+    losses = []
+    for _ in range(100):
+        loss, grad = step(out)
+        losses.append(float(loss))
+        out = out - 0.01 * grad
+    assert losses[-1] < losses[0] and all(np.diff(losses) < 0)
