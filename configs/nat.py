@@ -133,7 +133,9 @@ def _base() -> ml_collections.ConfigDict:
     # The predictor's bottleneck (target_dim -> this -> target_dim): a quarter, as the paper's.
     c.simsiam.predictor_width = 16
     c.byol = ml_collections.ConfigDict()  # objective=byol (natjax.objectives.byol).
-    c.byol.momentum = 0.99  # The target network's, constant.
+    c.byol.momentum = 0.99  # The target network's at the first step (the paper's 0.996 is for
+    # its 1,000-epoch runs: solo-learn's CIFAR runs start at 0.99).
+    c.byol.momentum_schedule = "cosine"  # Rising to 1 at the last step, as the paper's; "constant".
     c.byol.predictor_width = 256  # Wider than the projection, as the paper's.
     c.moco = ml_collections.ConfigDict()  # objective=moco (natjax.objectives.moco), v2.
     c.moco.queue_size = 4096

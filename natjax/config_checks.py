@@ -7,6 +7,7 @@ from ml_collections import ConfigDict
 from natjax import assignment, evaluation, models, preprocess, targets
 from natjax.errors import UserError
 from natjax.objectives import NAMES as OBJECTIVES
+from natjax.objectives import byol
 from natjax.step import SCOPES
 
 
@@ -164,6 +165,8 @@ def _check_objective_settings(c: ConfigDict) -> None:
     for key in ("instdisc.momentum", "byol.momentum", "moco.momentum"):
         section, name = key.split(".")
         _require(0 <= c[section][name] < 1, key, c[section][name], "in [0, 1)")
+    schedule, schedules = c.byol.momentum_schedule, byol.SCHEDULES
+    _require(schedule in schedules, "byol.momentum_schedule", schedule, " or ".join(schedules))
     sizes = ("simsiam.predictor_width", "byol.predictor_width", "moco.queue_size")
     m = c.instdisc.nce_negatives
     _require(m >= 0, "instdisc.nce_negatives", m, "0 (the full softmax) or a positive integer")

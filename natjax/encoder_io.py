@@ -81,6 +81,7 @@ _ADDED_KEYS = (
     ("deepcluster", {"clusters": 100, "kmeans_iterations": 20, "refresh_every": 1}),
     ("instdisc.nce_negatives", 0),
     ("swav.queue_size", 0),
+    ("byol.momentum_schedule", "constant"),
 )
 
 

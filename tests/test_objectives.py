@@ -337,30 +337,46 @@ def test_byol_loss_is_the_normalised_square_distance_both_ways():
     np.testing.assert_allclose(float(byol.loss(out, target, predictor)), expected, rtol=1e-5)
 
 
-def first_step(tmp_path, name: str, **changes):
-    """The tiny run of objective `name` (with `changes`, dotted keys): its config, its state at
-    step 0 on the host, and its state after one step."""
+def first_step(tmp_path, name: str, at_step: int = 0, **changes):
+    """The tiny run of objective `name` (with `changes`, dotted keys): its config, its initial
+    state on the host (its step count set to `at_step`), and its state after one step."""
     config = tiny_config(str(tmp_path))
     config.objective = name
     config.update_from_flattened_dict(changes)
     run = train.setup(config, str(tmp_path / "run"))
     state = train.initial_state(run, checkpointing.create_manager(str(tmp_path / "run")))
+    state = state.replace(step=jnp.full_like(state.step, at_step))
     before = jax.tree.map(np.asarray, jax.device_get(state))  # The step donates `state`.
     batch = train.sharding.put_batch(next(train.batches(run, 0)), run.mesh, config.batch_size)
     return config, before, train.compile_step(run)(state, batch)[0]
 
 
-def test_byols_target_is_a_moving_average_of_the_online_network_without_gradient(tmp_path):
-    _, state, after = first_step(tmp_path, "byol", **{"byol.momentum": 0.9})
+@pytest.mark.parametrize(
+    "schedule, at_step, momentum",
+    # The tiny run has 18 steps (96 images, batch 16, 3 epochs): at step 9 the cosine schedule
+    # is half way from the base momentum to 1.
+    [("constant", 0, 0.9), ("cosine", 0, 0.9), ("cosine", 9, 0.95), ("constant", 9, 0.9)],
+)
+def test_byols_target_is_a_moving_average_of_the_online_network_without_gradient(
+    tmp_path, schedule, at_step, momentum
+):
+    changes = {"byol.momentum": 0.9, "byol.momentum_schedule": schedule}
+    _, state, after = first_step(tmp_path, "byol", at_step, **changes)
     leaves = jax.tree.leaves
     pairs = zip(leaves(state.extra["target"]), leaves(state.params), strict=True)
     assert all(np.array_equal(t, p) for t, p in pairs)
     before = state.extra["target"]
-    expected = jax.tree.map(lambda t, p: 0.9 * t + 0.1 * np.asarray(p), before, after.params)
+    m = momentum
+    expected = jax.tree.map(lambda t, p: m * t + (1 - m) * np.asarray(p), before, after.params)
     for got, want in zip(leaves(after.extra["target"]), leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
     pairs = zip(leaves(after.params), leaves(before), strict=True)
     assert not all(np.array_equal(a, b) for a, b in pairs)
+
+
+def test_byols_cosine_momentum_rises_from_its_base_to_one():
+    got = [float(byol.cosine_momentum(0.99, jnp.asarray(k), 100)) for k in (0, 50, 100, 120)]
+    np.testing.assert_allclose(got, [0.99, 0.995, 1.0, 1.0], rtol=0, atol=1e-7)
 
 
 def test_moco_loss_is_info_nce_against_the_queue_and_keys_enter_it_first():
@@ -396,6 +412,7 @@ def test_mocos_queue_takes_the_targets_keys_of_the_second_views(tmp_path):
         ("moco.momentum", 1.0, "moco.momentum=1.0 is invalid: it must be in [0, 1)"),
         ("moco.queue_size", 0, "moco.queue_size=0 is invalid: it must be a positive integer"),
         ("swav.queue_size", -1, "swav.queue_size=-1 is invalid: it must be 0 (no queue) or"),
+        ("byol.momentum_schedule", "cos", "byol.momentum_schedule='cos' is invalid: it must be"),
         (
             "instdisc.nce_negatives",
             -1,

@@ -4,9 +4,10 @@ of the other view (normalised square distance, `2 - 2 cos`), both ways. The targ
 exponential moving average of the online parameters and gets no gradient.
 
 The predictor is `target_dim -> byol.predictor_width -> target_dim` with a ReLU (the paper's,
-without its batch norm), the objective's own parameters; the target's momentum is constant at
-`byol.momentum` (the paper's base value; its cosine increase to 1 over training is not built).
-The target is evaluated in train mode (batch statistics), as the paper's.
+without its batch norm), the objective's own parameters. The target's momentum rises from
+`byol.momentum` at the first step to 1 at the last on the paper's cosine schedule
+(`byol.momentum_schedule = "cosine"`), or stays at `byol.momentum` ("constant"). The target
+is evaluated in train mode (batch statistics), as the paper's.
 """
 
 import dataclasses
@@ -25,7 +26,18 @@ class Settings:
     """`config.byol` (its defaults, and why, are in configs/nat.py)."""
 
     momentum: float
+    momentum_schedule: str  # SCHEDULES
     predictor_width: int
+
+
+SCHEDULES = ("cosine", "constant")
+
+
+def cosine_momentum(base: float, step: jax.Array, total_steps: int) -> jax.Array:
+    """The paper's `1 - (1 - base) (cos(pi k / K) + 1) / 2` at step `k` of `K`: `base` at the
+    first step, 1 at the end."""
+    k = jnp.minimum(step, total_steps).astype(jnp.float32)
+    return 1 - (1 - base) * (jnp.cos(jnp.pi * k / total_steps) + 1) / 2
 
 
 def regression(p: jax.Array, z: jax.Array) -> jax.Array:
@@ -46,6 +58,9 @@ def build(config) -> Objective:
     settings = Settings(**config.byol.to_dict())
     dim = config.model.target_dim
 
+    def momentum(step, cfg):
+        return cosine_momentum(settings.momentum, step, config.num_epochs * cfg.steps_per_epoch)
+
     def init_extra(key, num_examples, params):
         del num_examples  # Nothing per image.
         predictor = probes.init_mlp(jax.random.split(key, 2), (dim, settings.predictor_width, dim))
@@ -59,5 +74,5 @@ def build(config) -> Objective:
         num_views=2,
         strong_views=True,
         init_extra=init_extra,
-        target_momentum=settings.momentum,
+        target_momentum=momentum if settings.momentum_schedule == "cosine" else settings.momentum,
     )

@@ -35,7 +35,8 @@ class Objective:
     objective's own parameters, a predictor: trained with the model's by the same optimizer)
     and `target` (a momentum copy of the model's parameters: its head outputs on the same views,
     outside the gradient, reach the loss and `update` as `extra["target_out"]`, and after the
-    step it moves to `target_momentum * target + (1 - target_momentum) * params`).
+    step it moves to `m * target + (1 - m) * params`, for `m = target_momentum`, or
+    `target_momentum(step, cfg)` where it is a schedule over the step's index).
     `head_dim(num_classes)` is the head's width when the objective fixes it (a classifier's),
     None to keep `model.target_dim`. `refresh(key, outputs, extra)`, where given, remakes
     `extra` from the head's outputs `[n, d]` for every training image, before the first step of
@@ -56,7 +57,7 @@ class Objective:
     strong_views: bool = False  # Always strong views (`input.strong`), whatever `input.views`.
     init_extra: Callable[[jax.Array, int, dict], dict] | None = None
     update: Callable = lambda out, aux, extra: extra
-    target_momentum: float = 0.0  # Of `extra["target"]`, where there is one.
+    target_momentum: float | Callable = 0.0  # Of `extra["target"]`, where there is one.
     refresh: Callable[[jax.Array, jax.Array, dict], dict] | None = None
     refresh_every: int = 0  # Epochs.
 
@@ -94,7 +95,9 @@ def objective_step(
     extra = {key: value for key, value in extra.items() if key not in (*_SHOWN, "metrics")}
     new_state = state.apply_gradients(grads, tx, batch_stats=batch_stats, perm=perm)
     if "target" in extra:
-        extra = {**extra, "target": _moved(extra["target"], new_state.params, objective)}
+        m = objective.target_momentum
+        m = m(state.step, cfg) if callable(m) else m
+        extra = {**extra, "target": _moved(extra["target"], new_state.params, m)}
     return new_state.replace(extra=extra), metrics
 
 
@@ -115,8 +118,7 @@ def _target_outputs(model: NATModel, state: TrainState, x: jax.Array) -> dict:
     return {"target_out": jax.lax.stop_gradient(out)}
 
 
-def _moved(target, params, objective: Objective):
-    m = objective.target_momentum
+def _moved(target, params, m):
     return jax.tree.map(lambda t, p: m * t + (1 - m) * p, target, params)
 
 
