@@ -149,6 +149,12 @@ def _base() -> ml_collections.ConfigDict:
     # Earlier projections kept per view for Sinkhorn; 0: none. The paper queues 3,840 for
     # batches of 256 on ImageNet, where 3,000 prototypes outnumber the batch; 30 do not.
     c.swav.queue_size = 0
+    # Multi-crop: small crops besides the two views (the paper's 6; off by default, as in
+    # solo-learn's default CIFAR runs). Needs features of one width at any size (a ResNet, or
+    # `model.pool=avg`).
+    c.swav.small_crops = 0
+    c.swav.small_crop_size = 0  # Pixels; 0: 96/224 of the crop size, as the paper's 96 of 224.
+    c.swav.small_crop_scale = (0.05, 0.14)  # The paper's area shares.
     # objective=deepcluster (natjax.objectives.deepcluster).
     c.deepcluster = ml_collections.ConfigDict()
     c.deepcluster.clusters = 100  # Ten per class of 10-class data, as the paper's 10,000 for 1,000.

@@ -156,6 +156,30 @@ def check_resume_config(saved: dict, config: ConfigDict, workdir: str) -> None:
         )
 
 
+def _check_multi_crop(c: ConfigDict) -> None:
+    """SwAV's small crops: how many, their size and area, and an encoder that takes them."""
+    for key in ("small_crops", "small_crop_size"):
+        value = c.swav[key]
+        _require(value >= 0, f"swav.{key}", value, "0 (none, or the default) or a positive integer")
+    low, high = c.swav.small_crop_scale
+    _require(
+        0 < low <= high <= 1,
+        "swav.small_crop_scale",
+        (low, high),
+        "(low, high), 0 < low <= high <= 1",
+    )
+    flattened = c.model.encoder == "alexnet_bn" or (
+        c.model.encoder == "small_convnet" and c.model.pool == "flatten"
+    )
+    if c.objective == "swav" and c.swav.small_crops and flattened:
+        raise UserError(
+            f"--config.swav.small_crops={c.swav.small_crops} needs features of one width at "
+            f"every crop size, but model.encoder={c.model.encoder!r} flattens its last feature "
+            "map: add --config.model.pool=avg (the small convnet), use a ResNet, or set "
+            "--config.swav.small_crops=0."
+        )
+
+
 def _check_objective_settings(c: ConfigDict) -> None:
     """The successors' settings (natjax.objectives), whichever objective runs."""
     temperatures = ("simclr.temperature", "instdisc.temperature", "moco.temperature")
@@ -172,6 +196,7 @@ def _check_objective_settings(c: ConfigDict) -> None:
     _require(m >= 0, "instdisc.nce_negatives", m, "0 (the full softmax) or a positive integer")
     q = c.swav.queue_size
     _require(q >= 0, "swav.queue_size", q, "0 (no queue) or a positive integer")
+    _check_multi_crop(c)
     clusters = ("clusters", "kmeans_iterations", "refresh_every")
     clusters = tuple(f"deepcluster.{name}" for name in clusters)
     for key in (*sizes, "swav.prototypes", "swav.sinkhorn_iterations", *clusters):

@@ -82,6 +82,9 @@ _ADDED_KEYS = (
     ("instdisc.nce_negatives", 0),
     ("swav.queue_size", 0),
     ("byol.momentum_schedule", "constant"),
+    ("swav.small_crops", 0),
+    ("swav.small_crop_size", 0),
+    ("swav.small_crop_scale", [0.05, 0.14]),
 )
 
 

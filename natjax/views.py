@@ -27,6 +27,7 @@ class ViewSpec:
     """How strong the views are (hashable: a static argument of the jitted step)."""
 
     min_scale: float = 0.2  # Smallest crop area, as a share of the image.
+    max_scale: float = 1.0  # Largest (SwAV's small crops: 0.14).
     jitter: float = 0.4  # Brightness, contrast and saturation factors in [1 - j, 1 + j].
     hue: float = 0.1  # Hue rotated by up to this share of a full turn.
     jitter_prob: float = 0.8
@@ -41,11 +42,15 @@ def gray(x: jax.Array) -> jax.Array:
     return x @ _GRAY[:, None] if x.shape[-1] == 3 else x
 
 
-def crop_boxes(key: jax.Array, b: int, height: int, width: int, min_scale: float):
-    """Per-image `(top, left, h, w)`, each `[b]` float: an area share in `[min_scale, 1]` and an
-    aspect ratio in `[3/4, 4/3]` (log-uniform), clipped to the image, placed uniformly."""
+def crop_boxes(
+    key: jax.Array, b: int, height: int, width: int, min_scale: float, max_scale: float = 1.0
+):
+    """Per-image `(top, left, h, w)`, each `[b]` float: an area share in `[min_scale,
+    max_scale]` and an aspect ratio in `[3/4, 4/3]` (log-uniform), clipped to the image, placed
+    uniformly."""
     k_area, k_ratio, k_top, k_left = jax.random.split(key, 4)
-    area = jax.random.uniform(k_area, (b,), minval=min_scale, maxval=1.0) * height * width
+    share = jax.random.uniform(k_area, (b,), minval=min_scale, maxval=max_scale)
+    area = share * height * width
     ratio = jnp.exp(
         jax.random.uniform(k_ratio, (b,), minval=math.log(3 / 4), maxval=math.log(4 / 3))
     )
@@ -131,7 +136,8 @@ def strong_view(key: jax.Array, images: jax.Array, size: int, spec: ViewSpec) ->
     b, height, width, _ = images.shape
     keys = jax.random.split(key, 8)
     x = images.astype(jnp.float32) / 255.0
-    x = resized_crops(x, crop_boxes(keys[0], b, height, width, spec.min_scale), size)
+    boxes = crop_boxes(keys[0], b, height, width, spec.min_scale, spec.max_scale)
+    x = resized_crops(x, boxes, size)
     if spec.flip:
         x = _maybe(keys[1], 0.5, x, x[:, :, ::-1])
     if spec.jitter_prob > 0:

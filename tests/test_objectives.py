@@ -663,6 +663,67 @@ def test_swavs_queue_joins_sinkhorn_once_full_and_takes_each_views_projections()
     np.testing.assert_allclose(new[:, 4:], queue[:, :2], rtol=1e-6)  # The oldest four left.
 
 
+def test_swavs_multi_crop_loss_predicts_each_views_codes_from_every_other_crop():
+    """The paper's code: codes from the two large views; each predicted by the `V + 1` other
+    crops, averaged, then over the two views."""
+    rng = np.random.default_rng(17)
+    b, v = 4, 3
+    out, prototypes = rng.normal(size=((2 + v) * b, 3)), rng.normal(size=(5, 3))
+    settings = swav.Settings(5, 0.1, 0.05, 3, queue_size=0, small_crops=v)
+
+    def unit(a):
+        return a / np.linalg.norm(a, axis=-1, keepdims=True)
+
+    def log_softmax(s):
+        return s / 0.1 - np.log(np.exp(s / 0.1).sum(1, keepdims=True))
+
+    crops = np.split(unit(out) @ unit(prototypes).T, 2 + v)
+    expected = 0.0
+    for i in (0, 1):
+        q = numpy_sinkhorn(crops[i], 0.05, 3)
+        others = [c for j, c in enumerate(crops) if j != i]
+        expected -= sum(np.mean(np.sum(q * log_softmax(c), 1)) for c in others) / (1 + v)
+    f32 = functools.partial(jnp.asarray, dtype=jnp.float32)
+    got = swav.loss(f32(out), f32(prototypes), settings)
+    np.testing.assert_allclose(float(got), expected / 2, rtol=1e-4)
+
+
+def test_swavs_small_crops_are_a_second_group_of_smaller_views():
+    images = np.random.default_rng(18).integers(0, 256, (4, 28, 28, 1), np.uint8)
+    cfg = StepConfig(1, 0, "auction", 0, 4, 28, crop_padding=0, flip=True, views=ViewSpec())
+    key, batch = jax.random.key(0), {"images": images}
+    settings = swav.Settings(5, 0.1, 0.05, 3, 0, small_crops=3)
+    (large, small), aux = swav.multi_crop(settings)(key, batch, cfg)
+    assert aux is None and small.shape == (12, 12, 12, 1)  # 28 * 96 / 224 px, as the paper's.
+    np.testing.assert_array_equal(large, simclr.two_views(key, batch, cfg)[0])
+    assert len({np.asarray(crop).tobytes() for crop in np.split(small, 3)}) == 3
+    sized = dataclasses.replace(settings, small_crop_size=7)
+    assert swav.multi_crop(sized)(key, batch, cfg)[0][1].shape == (12, 7, 7, 1)
+
+
+def test_swav_multi_crop_trains_on_pooled_features_and_queues_the_two_views(tmp_path):
+    changes = {"swav.small_crops": 2, "swav.queue_size": 32, "model.pool": "avg"}
+    config, state, after = first_step(tmp_path, "swav", **changes)
+    b = config.batch_size
+    queue = np.asarray(after.extra["queue"])
+    assert queue.shape[1] == 32 and not np.any(queue[:, b:])
+    np.testing.assert_allclose(np.linalg.norm(queue[:, :b], axis=-1), 1.0, rtol=1e-5)
+    moved = jax.tree.leaves(jax.tree.map(np.array_equal, state.batch_stats, after.batch_stats))
+    assert not any(moved)  # The running statistics moved.
+
+
+def test_multi_crop_on_flattened_features_is_one_sentence(tmp_path):
+    from natjax.config_checks import check_config
+    from natjax.errors import UserError
+
+    config = tiny_config(str(tmp_path))
+    config.update_from_flattened_dict({"objective": "swav", "swav.small_crops": 2})
+    with pytest.raises(UserError, match=re.escape("add --config.model.pool=avg")):
+        check_config(config)
+    config.model.pool = "avg"
+    check_config(config)
+
+
 def test_swavs_queue_fills_from_the_step(tmp_path):
     config, state, after = first_step(tmp_path, "swav", **{"swav.queue_size": 32})
     b = config.batch_size

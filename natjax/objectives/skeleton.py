@@ -27,7 +27,9 @@ class Objective:
     """One training objective in the shared step.
 
     `views(key, batch, cfg)` gives the model's uint8 inputs `[v * b, S, S, C]` (v views per
-    image) and what the loss needs besides the outputs (labels, ids, or None);
+    image), or a tuple of such arrays of different sizes (SwAV's multi-crop: each its own
+    forward pass, their outputs concatenated in order), and what the loss needs besides the
+    outputs (labels, ids, or None);
     `loss(out, aux, extra)` maps the head's outputs `[v * b, d]` to a scalar, given the
     objective's own state `extra` (`init_extra(key, num_examples, params)` makes it from the
     model's initial `params`; `update(out, aux, extra)` advances it after the step, on outputs
@@ -80,7 +82,7 @@ def objective_step(
     seen = {**state.extra, **_target_outputs(model, state, x), **shown}
 
     def loss_fn(params, own):
-        out, batch_stats = apply_train(model, state, params, x)
+        out, batch_stats = forward(model, state, params, x)
         loss = objective.loss(out, aux, {**seen, "params": own})
         loss, found = loss if isinstance(loss, tuple) else (loss, {})
         return loss, (batch_stats, out, found)
@@ -114,8 +116,21 @@ def _target_outputs(model: NATModel, state: TrainState, x: jax.Array) -> dict:
     in train mode as the online network's (its updated statistics dropped); `{}` without one."""
     if "target" not in state.extra:
         return {}
-    out, _ = apply_train(model, state, state.extra["target"], x)
+    out, _ = forward(model, state, state.extra["target"], x)
     return {"target_out": jax.lax.stop_gradient(out)}
+
+
+def forward(model: NATModel, state: TrainState, params, x) -> tuple:
+    """`apply_train` on the views `x`: one array, or a tuple of arrays of different sizes, each
+    a forward pass with its own batch statistics, run in order (the running averages move
+    once per pass), their outputs concatenated."""
+    if not isinstance(x, tuple):
+        return apply_train(model, state, params, x)
+    outs, batch_stats = [], state.batch_stats
+    for group in x:
+        out, batch_stats = apply_train(model, state.replace(batch_stats=batch_stats), params, group)
+        outs.append(out)
+    return jnp.concatenate(outs), batch_stats
 
 
 def _moved(target, params, m):

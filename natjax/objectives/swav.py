@@ -9,7 +9,14 @@ targets, relaxed from a permutation to a transport plan. The prototypes are the 
 own parameters (normalised where used), trained by the run's optimizer. `swav.queue_size = L
 > 0` keeps the last `L` unit projections of each view (the paper's queue for small batches):
 once it is full, Sinkhorn spreads the prototypes over the queue's rows and the batch's
-together, and the batch's codes are its own rows of that plan. Not built: multi-crop.
+together, and the batch's codes are its own rows of that plan.
+
+Multi-crop (`swav.small_crops = V > 0`, the paper's 6): besides the two views, V small crops
+of each image (areas `swav.small_crop_scale` of the image, `swav.small_crop_size` px, by
+default the paper's 96/224 of the crop size) are forwarded as a second group; codes come from
+the two large views only, and each view's codes are predicted by every other crop, the loss
+averaged over those `V + 1` predictions as the paper's code does. Its encoder must give features
+of one width at any input size (a ResNet, or the small convnet with `model.pool=avg`).
 """
 
 import dataclasses
@@ -20,6 +27,7 @@ import jax.numpy as jnp
 from natjax.loss import l2_normalize
 from natjax.objectives.simclr import two_views
 from natjax.objectives.skeleton import Objective
+from natjax.views import ViewSpec, strong_view
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +39,30 @@ class Settings:
     epsilon: float  # Sinkhorn's entropic regularisation.
     sinkhorn_iterations: int
     queue_size: int  # 0: no queue.
+    small_crops: int = 0  # Multi-crop's V; 0: the two views alone.
+    small_crop_size: int = 0  # Pixels; 0: 96/224 of the large crops', as the paper's.
+    small_crop_scale: tuple = (0.05, 0.14)  # (smallest, largest) area share of a small crop.
+
+
+def small_size(settings: Settings, crop_size: int) -> int:
+    return settings.small_crop_size or max(1, round(crop_size * 96 / 224))
+
+
+def multi_crop(settings: Settings):
+    """The views of multi-crop: `([2b, S, S, C], [V * b, s, s, C])`, the two views as SimCLR's
+    (view 1 of every image, then view 2), then the small crops (small crop 1 of every image,
+    then 2, ...)."""
+
+    def views(key, batch, cfg):
+        large, _ = two_views(key, batch, cfg)
+        low, high = settings.small_crop_scale
+        spec = dataclasses.replace(cfg.views or ViewSpec(), min_scale=low, max_scale=high)
+        size = small_size(settings, cfg.crop_size)
+        keys = (jax.random.fold_in(key, 3 + i) for i in range(settings.small_crops))
+        small = [strong_view(k, batch["images"], size, spec) for k in keys]
+        return (large, jnp.concatenate(small)), None
+
+    return views
 
 
 def sinkhorn(scores: jax.Array, epsilon: float, iterations: int) -> jax.Array:
@@ -60,15 +92,17 @@ def codes(scores: jax.Array, queued: jax.Array, settings: Settings) -> jax.Array
 def loss(
     out: jax.Array, prototypes: jax.Array, settings: Settings, queue: jax.Array | None = None
 ) -> jax.Array:
-    """Swapped prediction of projections `[2b, d]` (view 1 of every image, then view 2), with
-    each view's queue of earlier unit projections `[2, L, d]` where there is one."""
+    """Swapped prediction of projections `[(2 + V) b, d]` (view 1 of every image, then view 2,
+    then the V small crops'), with each view's queue of earlier unit projections `[2, L, d]`
+    where there is one: each view's codes are predicted by every other crop."""
     protos = l2_normalize(prototypes)
-    scores = l2_normalize(out) @ protos.T  # [2b, K]
-    s1, s2 = jnp.split(scores, 2)
+    n = 2 + settings.small_crops
+    scores = jnp.split(l2_normalize(out) @ protos.T, n)  # n x [b, K]
     queued = [jnp.zeros((0, len(protos)))] * 2 if queue is None else [q @ protos.T for q in queue]
-    codes_ = [codes(s, q, settings) for s, q in zip((s1, s2), queued, strict=True)]
-    logp = [jax.nn.log_softmax(s / settings.temperature) for s in (s1, s2)]
-    return -0.5 * jnp.mean(jnp.sum(codes_[1] * logp[0] + codes_[0] * logp[1], -1))
+    codes_ = [codes(s, q, settings) for s, q in zip(scores[:2], queued, strict=True)]
+    logp = [jax.nn.log_softmax(s / settings.temperature) for s in scores]
+    terms = [codes_[i] * logp[v] for i in (0, 1) for v in range(n) if v != i]
+    return -0.5 * jnp.mean(jnp.sum(sum(terms) / (n - 1), -1))
 
 
 def enqueue(queue: jax.Array, out: jax.Array) -> jax.Array:
@@ -79,7 +113,8 @@ def enqueue(queue: jax.Array, out: jax.Array) -> jax.Array:
 
 
 def build(config) -> Objective:
-    settings = Settings(**config.swav.to_dict())
+    swav = config.swav.to_dict()
+    settings = Settings(**{**swav, "small_crop_scale": tuple(swav["small_crop_scale"])})
     dim = config.model.target_dim
 
     queued = settings.queue_size > 0
@@ -91,13 +126,16 @@ def build(config) -> Objective:
         return {"params": prototypes, **queue}
 
     def update(out, aux, extra):
-        return {**extra, "queue": enqueue(extra["queue"], out)} if queued else extra
+        if not queued:
+            return extra
+        views = jnp.split(out, 2 + settings.small_crops)[:2]  # The codes' views alone.
+        return {**extra, "queue": enqueue(extra["queue"], jnp.concatenate(views))}
 
     return Objective(
         "swav",
-        two_views,
+        multi_crop(settings) if settings.small_crops else two_views,
         lambda out, aux, extra: loss(out, extra["params"], settings, extra.get("queue")),
-        num_views=2,
+        num_views=2 + settings.small_crops,
         strong_views=True,
         init_extra=init_extra,
         update=update,
