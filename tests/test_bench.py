@@ -287,3 +287,16 @@ def test_step_bench_times_the_objectives_asked_for_beside_the_supervised_step():
     cmd = [sys.executable, "-m", "natjax.bench", "step", "--objectives", "simclr,magic"]
     bad = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unknown --objectives magic; use any of" in bad.stderr
+
+
+def test_step_bench_makes_the_objectives_states_for_the_whole_training_set():
+    """InstDisc's softmax runs over one bank entry per training image, as in training, not one
+    per image of the timed batch."""
+    config = step._config("small_convnet")
+    images = np.zeros((8, 28, 28, 1), np.uint8)
+    batch = {"images": images, "ids": np.arange(8, dtype=np.int32)}
+    tx = step.optimizer(config)
+    run, _, _ = step._objective(config, "instdisc", images, batch, tx)
+    assert run.holder["state"].extra["bank"].shape[0] == step.TRAIN_EXAMPLES["fashion_mnist"]
+    run, _, _ = step._objective(config, "deepcluster", images, batch, tx)
+    assert run.holder["state"].extra["labels"].shape == (60_000,)

@@ -71,6 +71,9 @@ PRESETS = {  # The configs/nat.py preset each encoder is benchmarked with.
     "alexnet_bn": "imagenet",
     "resnet50": "imagenet",
 }
+# The training-set size of each preset's dataset: the objectives' per-image states (InstDisc's
+# memory bank, DeepCluster's labels) are made for it, so their steps cost what training's do.
+TRAIN_EXAMPLES = {"fashion_mnist": 60_000, "cifar10": 50_000, "imagenet2012": 1_281_167}
 # Dense bfloat16 peak FLOP/s per chip, from the vendors' datasheets; the first match of
 # `device_kind` wins (so "H100 PCIe" comes before "H100").
 PEAK_FLOPS = (
@@ -184,13 +187,14 @@ def _runner(step_fn, state, batch):
     return run
 
 
-def _initial_state(model, tx, images: np.ndarray, init_extra=None) -> tuple:
-    """The train state at step 0 for `images`, from one jitted program (op by op, ResNet-50's
-    initialisation took longer than that program's compilation on a CPU: 16 s against 10 s),
-    and the seconds it took to compile and run."""
+def _initial_state(model, tx, images: np.ndarray, init_extra=None, num_examples=None) -> tuple:
+    """The train state at step 0 for `images` (of a training set of `num_examples`, by default
+    the images alone), from one jitted program (op by op, ResNet-50's initialisation took longer
+    than that program's compilation on a CPU: 16 s against 10 s), and the seconds it took to
+    compile and run."""
     start = time.perf_counter()
-    shape = images.shape[1:]
-    init = functools.partial(create_train_state, model, tx, 0, len(images), shape, init_extra)
+    shape, n = images.shape[1:], num_examples or len(images)
+    init = functools.partial(create_train_state, model, tx, 0, n, shape, init_extra)
     state = jax.block_until_ready(jax.jit(init)())
     return state, time.perf_counter() - start
 
@@ -223,17 +227,17 @@ def _variants(config, images: np.ndarray, batch: dict, log, names) -> tuple[dict
 
 def _objective(config, name: str, images: np.ndarray, batch: dict, tx) -> tuple:
     """The runner of objective `name`'s step built as training builds it (its head, its views;
-    NAT's random crops and flips where it draws the configured ones), the seconds compiling it
-    took, and the seconds its initial state took."""
+    NAT's random crops and flips where it draws the configured ones; its state made for the
+    preset's whole training set, TRAIN_EXAMPLES), the seconds compiling it took, and the
+    seconds its initial state took."""
     config = config.copy_and_resolve_references()
     config.objective = name
     config.model.target_dim = objectives.head_dim(config, num_classes=10)
-    # The state holds one pseudo-label per image of the batch; its clusters cannot outnumber them.
-    config.deepcluster.clusters = min(config.deepcluster.clusters, len(images))
     model = create_model(config)
     cfg = step_config(config, images.shape[1], 0)
     fn = functools.partial(objectives.step_fn(config), model=model, tx=tx, cfg=cfg)
-    state, init_seconds = _initial_state(model, tx, images, objectives.init_extra(config))
+    n = TRAIN_EXAMPLES[config.data.name]
+    state, init_seconds = _initial_state(model, tx, images, objectives.init_extra(config), n)
     step, compile_seconds = compile_ahead(jax.jit(fn, donate_argnums=0), state, batch)
     return _runner(step, state, batch), compile_seconds, init_seconds
 
