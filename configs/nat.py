@@ -160,6 +160,8 @@ def _base() -> ml_collections.ConfigDict:
     c.deepcluster.clusters = 100  # Ten per class of 10-class data, as the paper's 10,000 for 1,000.
     c.deepcluster.kmeans_iterations = 20  # Lloyd's rounds per pass (the paper's Faiss setting).
     c.deepcluster.refresh_every = 1  # Epochs between k-means passes: the paper's every epoch.
+    # PCA-whitened dimensions before k-means, the paper's 256 (all of a narrower head's); 0: none.
+    c.deepcluster.pca_dim = 256
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "sgd"  # sgd | adam

@@ -197,6 +197,8 @@ def _check_objective_settings(c: ConfigDict) -> None:
     q = c.swav.queue_size
     _require(q >= 0, "swav.queue_size", q, "0 (no queue) or a positive integer")
     _check_multi_crop(c)
+    pca = c.deepcluster.pca_dim
+    _require(pca >= 0, "deepcluster.pca_dim", pca, "0 (no whitening) or a positive integer")
     clusters = ("clusters", "kmeans_iterations", "refresh_every")
     clusters = tuple(f"deepcluster.{name}" for name in clusters)
     for key in (*sizes, "swav.prototypes", "swav.sinkhorn_iterations", *clusters):

@@ -535,6 +535,22 @@ def test_kmeans_reseeds_an_empty_cluster_by_splitting_a_full_one():
     assert all(len(set(row)) == 1 for row in blobs) and len(set(blobs[:, 0])) == 4
 
 
+def test_pca_whitening_keeps_the_leading_directions_at_unit_variance_as_numpy_does():
+    rng = np.random.default_rng(19)
+    x = rng.normal(size=(500, 4)) * [5.0, 2.0, 1.0, 0.5] @ np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    centred = x - x.mean(0)
+    variances, directions = np.linalg.eigh(centred.T @ centred / len(x))
+    for dim in (2, 4, 256):
+        keep = min(dim, 4)
+        top = directions[:, ::-1][:, :keep] / np.sqrt(variances[::-1][:keep] + 1e-5)
+        want = centred @ top
+        want /= np.linalg.norm(want, axis=1, keepdims=True)
+        got = np.asarray(deepcluster.pca_whiten(jnp.asarray(x, jnp.float32), dim))
+        assert got.shape == (500, keep)
+        # Gram matrices: the same whatever sign each principal direction was given.
+        np.testing.assert_allclose(got @ got.T, want @ want.T, atol=2e-4)
+
+
 def test_deepcluster_loss_weighs_every_cluster_alike():
     labels = np.array([0, 0, 0, 1, 2, 2])  # Cluster 3 is empty.
     weights = np.asarray(deepcluster.cluster_weights(jnp.asarray(labels), 4))

@@ -1,15 +1,15 @@
 """DeepCluster (Caron et al., 2018): before every `deepcluster.refresh_every` epochs, k-means
-over the head's outputs for every training image (unit-normalised, eval mode, centre view)
-gives each image a pseudo-label among `deepcluster.clusters`; a fresh linear classifier on the
-head is then trained with the encoder to predict them, with cross-entropy weighted so that
-every non-empty cluster counts alike (the paper samples images uniformly over clusters).
+over the head's outputs for every training image (eval mode, centre view; PCA-whitened to at
+most `deepcluster.pca_dim` dimensions and unit-normalised, as the paper's) gives each image a
+pseudo-label among `deepcluster.clusters`; a fresh linear classifier on the head is then
+trained with the encoder to predict them, with cross-entropy weighted so that every non-empty
+cluster counts alike (the paper samples images uniformly over clusters).
 
 The k-means is Lloyd's, on the device, `deepcluster.kmeans_iterations` rounds from distinct
 random images; a cluster left empty is re-seeded as the paper's (Faiss') rule does: a non-empty
 cluster, drawn in proportion to its size, is split in two by perturbing its centroid both
 ways. NAT's nearest successor in kind: both give every image a target and re-solve the
-assignment between epochs; here the targets are learnt centroids, not fixed noise. Not built:
-the paper's PCA whitening of the features before k-means.
+assignment between epochs; here the targets are learnt centroids, not fixed noise.
 """
 
 import dataclasses
@@ -33,6 +33,22 @@ class Settings:
     clusters: int
     kmeans_iterations: int
     refresh_every: int  # Epochs between k-means passes.
+    pca_dim: int = 256  # Whitened dimensions kept before k-means; 0: no whitening.
+
+
+WHITEN_EPS = 1e-5  # Added to each kept variance before its inverse square root.
+
+
+def pca_whiten(x: jax.Array, dim: int) -> jax.Array:
+    """Rows of `x` `[n, d]` centred, projected on their `min(dim, d)` leading principal
+    directions, each scaled to unit variance, then unit-normalised: the paper's preprocessing
+    before k-means."""
+    centred = x - jnp.mean(x, axis=0)
+    covariance = centred.T @ centred / len(x)
+    variances, directions = jnp.linalg.eigh(covariance)  # Ascending.
+    keep = min(dim, x.shape[1])
+    variances, directions = variances[::-1][:keep], directions[:, ::-1][:, :keep]
+    return l2_normalize(centred @ directions / jnp.sqrt(jnp.maximum(variances, 0) + WHITEN_EPS))
 
 
 def init_centroids(key: jax.Array, x: jax.Array, k: int) -> jax.Array:
@@ -133,7 +149,7 @@ def build(config) -> Objective:
 
     def refresh(key, outputs, extra):
         kmeans_key, classifier_key = jax.random.split(key)
-        x = l2_normalize(outputs)
+        x = pca_whiten(outputs, settings.pca_dim) if settings.pca_dim else l2_normalize(outputs)
         _, labels = kmeans(kmeans_key, x, k, settings.kmeans_iterations)
         return {
             **extra,
