@@ -104,6 +104,10 @@ def _base() -> ml_collections.ConfigDict:
     c.model.pool = "flatten"  # small_convnet's representation: "flatten" or "avg" (global).
     c.model.cifar_stem = True  # resnet18/50 only: 3x3 stem, no max-pool (for 32 px inputs).
     c.model.head_widths = ()  # Hidden layers of the projection head (Dense-BN-ReLU).
+    # The head's hidden layers instead, for the objectives whose papers train through a
+    # projection MLP (SimCLR, MoCo v2, BYOL, SimSiam, SwAV; the papers' 2,048-4,096 wide, scaled
+    # to the small convnet); () leaves them `head_widths`.
+    c.model.projection_widths = (512,)
     c.model.target_dim = 64  # d: the targets live on the unit sphere of R^d.
     # Compute dtype of the encoder and head: "float32" or "bfloat16" (mixed precision: the
     # parameters, optimizer, loss and the assignment's scores stay float32).
@@ -233,6 +237,7 @@ def _cifar10(c: ml_collections.ConfigDict) -> None:
     c.model.encoder = "resnet18"
     c.model.cifar_stem = True
     c.model.target_dim = 128
+    c.model.projection_widths = (2048,)  # As solo-learn's CIFAR ResNet-18 runs.
     c.num_epochs = 100
 
 
@@ -250,6 +255,7 @@ def _cifar10_strong(c: ml_collections.ConfigDict) -> None:
 def _cifar10_cpu(c: ml_collections.ConfigDict) -> None:
     _cifar10(c)
     c.model.encoder = "small_convnet"
+    c.model.projection_widths = (512,)
     c.num_epochs = 10
     c.eval.protocols = ("linear", "mlp", "knn", "baselines")
 
@@ -263,6 +269,7 @@ def _imagenet(c: ml_collections.ConfigDict) -> None:
     c.input.crop_padding = 0
     c.model.encoder = "alexnet_bn"
     c.model.head_widths = (4096, 4096)
+    c.model.projection_widths = (2048,)  # SimCLR's and MoCo v2's on ImageNet.
     c.model.target_dim = 4096
     c.batch_size = 256
     c.num_epochs = 200

@@ -86,6 +86,7 @@ _ADDED_KEYS = (
     ("swav.small_crop_size", 0),
     ("swav.small_crop_scale", [0.05, 0.14]),
     ("deepcluster.pca_dim", 0),
+    ("model.projection_widths", []),
 )
 
 

@@ -98,14 +98,16 @@ def view_spec(config: ConfigDict) -> views.ViewSpec | None:
 
 def _as_run(config: ConfigDict, num_classes: int) -> ConfigDict:
     """The config as run: a classifier's head (supervised: one output per class; rotation:
-    four) is sized by its objective, so `config.json` (which export and evaluation rebuild the
+    four) is sized by its objective, and a projection MLP's hidden layers are the head's
+    (`model.projection_widths`), so `config.json` (which export and evaluation rebuild the
     model from) says so."""
-    dim = objectives.head_dim(config, num_classes)
-    if config.model.target_dim == dim:
+    dim, widths = objectives.head_dim(config, num_classes), objectives.head_widths(config)
+    if config.model.target_dim == dim and tuple(config.model.head_widths) == widths:
         return config
-    logging.info("objective=%s: the head has %d outputs.", config.objective, dim)
+    logging.info("objective=%s: the head is %s -> %d.", config.objective, widths, dim)
     config = config.copy_and_resolve_references()
     config.model.target_dim = dim
+    config.model.head_widths = widths
     return config
 
 

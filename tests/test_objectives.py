@@ -175,7 +175,7 @@ def test_a_step_is_a_pure_function_of_state_and_batch(name):
 def test_each_objective_trains_exports_and_does_not_collapse(tmp_path, name, head):
     config = tiny_config(str(tmp_path))
     config.objective = name
-    config.model.head_widths = (16,)
+    config.model.update(head_widths=(16,), projection_widths=(16,))
     config.deepcluster.clusters = 20  # Of the toy data's 96 images.
     config.eval.protocols = ("linear", "knn")
     workdir = str(tmp_path / "run")
@@ -188,6 +188,20 @@ def test_each_objective_trains_exports_and_does_not_collapse(tmp_path, name, hea
     # Not collapsed: the features still vary across images, in most dimensions.
     spread = z.std(0)
     assert np.isfinite(z).all() and np.mean(spread > 1e-3 * np.abs(z).mean()) > 0.5
+
+
+@pytest.mark.parametrize(
+    "name, widths",
+    [("nat", ()), ("supervised", ()), ("instdisc", ()), ("simclr", (24,)), ("byol", (24,))],
+)
+def test_the_objectives_with_a_projection_mlp_train_through_it(tmp_path, name, widths):
+    config = tiny_config(str(tmp_path))
+    config.objective = name
+    config.model.projection_widths = (24,)
+    run = train.setup(config, str(tmp_path / "run"))
+    assert run.config.model.head_widths == widths and run.model.head_widths == widths
+    config.model.projection_widths = ()  # A linear projection, as the base config's head.
+    assert train.setup(config, str(tmp_path / "run")).model.head_widths == ()
 
 
 def test_an_unknown_objective_is_named_with_the_choices(tmp_path):

@@ -233,6 +233,7 @@ def _objective(config, name: str, images: np.ndarray, batch: dict, tx) -> tuple:
     config = config.copy_and_resolve_references()
     config.objective = name
     config.model.target_dim = objectives.head_dim(config, num_classes=10)
+    config.model.head_widths = objectives.head_widths(config)
     model = create_model(config)
     cfg = step_config(config, images.shape[1], 0)
     fn = functools.partial(objectives.step_fn(config), model=model, tx=tx, cfg=cfg)

@@ -49,6 +49,13 @@ def head_dim(config, num_classes: int) -> int:
     return config.model.target_dim if fixed is None else fixed
 
 
+def head_widths(config) -> tuple:
+    """The head's hidden layers the objective trains through: `model.projection_widths` for
+    those with a projection MLP (where not empty), else `model.head_widths`."""
+    own = tuple(config.model.get("projection_widths", ()))
+    return own if build(config).projector and own else tuple(config.model.head_widths)
+
+
 def init_extra(config):
     """The objective's `init_extra(key, num_examples, params)`, or None where it has no
     state (NAT's assignment is the train state's own `perm`)."""

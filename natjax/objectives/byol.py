@@ -75,4 +75,5 @@ def build(config) -> Objective:
         strong_views=True,
         init_extra=init_extra,
         target_momentum=momentum if settings.momentum_schedule == "cosine" else settings.momentum,
+        projector=True,
     )

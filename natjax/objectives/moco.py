@@ -6,10 +6,13 @@ leave.
 
 The queue (`moco.queue_size` unit vectors) and the target network live in the objective's
 state (`extra`), replicated and checkpointed; the target moves by `moco.momentum` as BYOL's.
-v2's settings are the defaults (an MLP head where `model.head_widths` gives one, T = 0.2);
-`moco.temperature=0.07 moco.momentum=0.999` without head layers comes close to v1 (whose weaker
-views are not offered). Batch norm is global over the batch here (no shuffling BN), as
-SimCLR's.
+v2's settings are the defaults (the projection MLP of `model.projection_widths`, T = 0.2).
+v1 is these keys set back to its paper's: `--config.moco.temperature=0.07
+--config.moco.momentum=0.999 "--config.model.projection_widths=()"` (a linear head) and its views,
+colour jitter always and hue up to 0.4 of a turn (`--config.input.strong.jitter_prob=1
+--config.input.strong.hue=0.4`; no blur in either). Batch norm is global over the batch here,
+as MoCo v3's synchronised one: the paper's shuffled BN guards against the statistics of a
+per-device batch giving the key away, and no per-device batch exists here.
 """
 
 import dataclasses
@@ -74,4 +77,5 @@ def build(config) -> Objective:
         init_extra=init_extra,
         update=update,
         target_momentum=settings.momentum,
+        projector=True,
     )

@@ -3,7 +3,8 @@ each view pick its twin out of the other `2b - 2` views of the global batch.
 
 The views are always strong ones (`input.strong`: crops of 0.2 to 1 of the image, colour
 jitter, grayscale), as in the paper, whatever `input.views` asks of NAT; the head is the
-projection (`model.head_widths` for its hidden layers, `model.target_dim` for its output).
+projection MLP (`model.projection_widths` for its hidden layers, `model.target_dim` for its
+output).
 """
 
 import dataclasses
@@ -49,7 +50,7 @@ class Settings:
 def build(config) -> Objective:
     settings = Settings(**config.simclr.to_dict())
     loss = functools.partial(_loss, temperature=settings.temperature)
-    return Objective("simclr", two_views, loss, num_views=2, strong_views=True)
+    return Objective("simclr", two_views, loss, num_views=2, strong_views=True, projector=True)
 
 
 def _loss(out, aux, extra, *, temperature):

@@ -3,7 +3,9 @@ projection to the other's, held fixed (stop-gradient), by negative cosine simila
 ways. No negatives, no momentum encoder: the predictor and the stop-gradient keep it from
 collapsing.
 
-The projection is the head (`model.head_widths`, `model.target_dim`); the predictor is
+The projection is the head (hidden layers `model.projection_widths`, output
+`model.target_dim`; the paper's has two hidden layers of 2,048 and batch norm on its output,
+this one the preset's single hidden layer); the predictor is
 `target_dim -> simsiam.predictor_width -> target_dim` with a ReLU (the paper's bottleneck,
 without its batch norm), the objective's own parameters in the train state, trained by the
 run's optimizer. The views are `input.strong`'s, as SimCLR's.
@@ -58,4 +60,5 @@ def build(config) -> Objective:
         num_views=2,
         strong_views=True,
         init_extra=init_extra,
+        projector=True,
     )

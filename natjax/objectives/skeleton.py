@@ -40,9 +40,11 @@ class Objective:
     step it moves to `m * target + (1 - m) * params`, for `m = target_momentum`, or
     `target_momentum(step, cfg)` where it is a schedule over the step's index).
     `head_dim(num_classes)` is the head's width when the objective fixes it (a classifier's),
-    None to keep `model.target_dim`. `refresh(key, outputs, extra)`, where given, remakes
-    `extra` from the head's outputs `[n, d]` for every training image, before the first step of
-    every `refresh_every` epochs (DeepCluster's k-means; `natjax.objectives.refresh`).
+    None to keep `model.target_dim`; `projector` gives the head the hidden layers of
+    `model.projection_widths` (where not empty) instead of `model.head_widths`.
+    `refresh(key, outputs, extra)`, where given, remakes `extra` from the head's outputs
+    `[n, d]` for every training image, before the first step of every `refresh_every` epochs
+    (DeepCluster's k-means; `natjax.objectives.refresh`).
 
     The step also shows `loss` and `update` the state's `step` and `perm` (the image-to-target
     assignment), the step's `cfg` and `mesh`, in `extra`; none of them is kept there. `loss`
@@ -62,6 +64,7 @@ class Objective:
     target_momentum: float | Callable = 0.0  # Of `extra["target"]`, where there is one.
     refresh: Callable[[jax.Array, jax.Array, dict], dict] | None = None
     refresh_every: int = 0  # Epochs.
+    projector: bool = False  # Its head's hidden layers are `model.projection_widths`.
 
 
 def objective_step(

@@ -139,4 +139,5 @@ def build(config) -> Objective:
         strong_views=True,
         init_extra=init_extra,
         update=update,
+        projector=True,
     )
