@@ -16,6 +16,8 @@ Presets:
 
 import ml_collections
 
+from natjax import objectives
+
 
 def get_config(preset: str = "default") -> ml_collections.ConfigDict:
     """Returns the config of `preset` (see the module docstring)."""
@@ -41,15 +43,11 @@ def get_config(preset: str = "default") -> ml_collections.ConfigDict:
 def _base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
-    # "nat"; "supervised": the same encoder, views and optimizer trained with labels
-    # (cross-entropy on a head with one output per class), the upper bound in the same harness;
-    # NAT's successors on the same harness (natjax.objectives): "simclr" (two strong views,
-    # NT-Xent over the global batch), "rotation" (RotNet: which of 4 rotations is shown),
-    # "instdisc" (each image its own class, against a memory bank of one vector per image),
-    # "simsiam" (two strong views, a predictor, a stop-gradient), "byol" (the same with a
-    # momentum target network), "moco" (v2: a momentum target network and a queue of keys),
-    # "swav" (prototypes, Sinkhorn codes over the global batch, swapped prediction),
-    # "deepcluster" (k-means pseudo-labels of the whole training set between epochs).
+    # What is trained: "nat", or another objective of natjax.objectives.REGISTRY: "supervised"
+    # (labels: the upper bound in the same harness) or one of NAT's successors, "simclr",
+    # "rotation", "instdisc", "simsiam", "byol", "moco", "swav", "deepcluster"; each module
+    # (natjax/objectives/NAME.py) says what it trains. `--config.objective=NAME` also applies
+    # NAME's recipe (its learning rate, say) to the keys not set on the command line.
     c.objective = "nat"
     c.batch_size = 256  # Global batch, split over all devices.
     c.num_epochs = 10
@@ -113,59 +111,10 @@ def _base() -> ml_collections.ConfigDict:
     # parameters, optimizer, loss and the assignment's scores stay float32).
     c.model.dtype = "float32"
 
-    c.nat = ml_collections.ConfigDict()
-    c.nat.reassign_every = 3  # Epochs between re-assignments; 0 = never.
-    # natjax.assignment.METHODS: auction (on GPUs one Pallas kernel, elsewhere XLA loops) |
-    # auction_xla | auction_pallas | hungarian | scipy
-    c.nat.solver = "auction"
-    # "global": one assignment over all devices' images; "local": one per device's slice.
-    c.nat.scope = "global"
-    c.nat.target_seed = 0
-    # "continuous": uniform on the unit sphere (the paper's); "discrete": replicated one-hot
-    # vectors of the canonical basis (the paper's clustering-like ablation).
-    c.nat.targets = "continuous"
-
-    c.simclr = ml_collections.ConfigDict()  # objective=simclr (natjax.objectives.simclr).
-    c.simclr.temperature = 0.5  # The paper's CIFAR-10 value.
-    c.instdisc = ml_collections.ConfigDict()  # objective=instdisc (natjax.objectives.instdisc).
-    c.instdisc.temperature = 0.07  # The paper's.
-    c.instdisc.momentum = 0.5  # Memory bank entry <- momentum * entry + (1 - momentum) * feature.
-    # 0: the full softmax over the bank; m > 0: the paper's NCE with m noise entries a step
-    # (the paper's 4,096 for 1.28M images; the full softmax is cheap at 60,000).
-    c.instdisc.nce_negatives = 0
-    c.simsiam = ml_collections.ConfigDict()  # objective=simsiam (natjax.objectives.simsiam).
-    # The predictor's bottleneck (target_dim -> this -> target_dim): a quarter, as the paper's.
-    c.simsiam.predictor_width = 16
-    c.byol = ml_collections.ConfigDict()  # objective=byol (natjax.objectives.byol).
-    c.byol.momentum = 0.99  # The target network's at the first step (the paper's 0.996 is for
-    # its 1,000-epoch runs: solo-learn's CIFAR runs start at 0.99).
-    c.byol.momentum_schedule = "cosine"  # Rising to 1 at the last step, as the paper's; "constant".
-    c.byol.predictor_width = 256  # Wider than the projection, as the paper's.
-    c.moco = ml_collections.ConfigDict()  # objective=moco (natjax.objectives.moco), v2.
-    c.moco.queue_size = 4096
-    c.moco.temperature = 0.2  # v2's.
-    c.moco.momentum = 0.99  # v2 uses 0.999 for its long ImageNet runs.
-    c.swav = ml_collections.ConfigDict()  # objective=swav (natjax.objectives.swav).
-    c.swav.prototypes = 30  # Three per class of 10-class data, as the paper's 3000 for 1000.
-    c.swav.temperature = 0.1
-    c.swav.epsilon = 0.05  # Sinkhorn's entropic regularisation.
-    c.swav.sinkhorn_iterations = 3
-    # Earlier projections kept per view for Sinkhorn; 0: none. The paper queues 3,840 for
-    # batches of 256 on ImageNet, where 3,000 prototypes outnumber the batch; 30 do not.
-    c.swav.queue_size = 0
-    # Multi-crop: small crops besides the two views (the paper's 6; off by default, as in
-    # solo-learn's default CIFAR runs). Needs features of one width at any size (a ResNet, or
-    # `model.pool=avg`).
-    c.swav.small_crops = 0
-    c.swav.small_crop_size = 0  # Pixels; 0: 96/224 of the crop size, as the paper's 96 of 224.
-    c.swav.small_crop_scale = (0.05, 0.14)  # The paper's area shares.
-    # objective=deepcluster (natjax.objectives.deepcluster).
-    c.deepcluster = ml_collections.ConfigDict()
-    c.deepcluster.clusters = 100  # Ten per class of 10-class data, as the paper's 10,000 for 1,000.
-    c.deepcluster.kmeans_iterations = 20  # Lloyd's rounds per pass (the paper's Faiss setting).
-    c.deepcluster.refresh_every = 1  # Epochs between k-means passes: the paper's every epoch.
-    # PCA-whitened dimensions before k-means, the paper's 256 (all of a narrower head's); 0: none.
-    c.deepcluster.pca_dim = 256
+    # Each objective's own settings, `config.NAME` (NAT's `nat` among them): their defaults,
+    # and why, are in its module, natjax/objectives/NAME.py.
+    for name, section in objectives.default_settings().items():
+        c[name] = section
 
     c.optim = ml_collections.ConfigDict()
     c.optim.name = "sgd"  # sgd | adam
@@ -175,18 +124,16 @@ def _base() -> ml_collections.ConfigDict:
     c.optim.constant_fraction = 0.5  # Constant step for this share of training, then linear decay.
 
     c.eval = ml_collections.ConfigDict()
-    c.eval.batch_size = 1024
-    c.eval.probe_steps = 100  # Full-batch L-BFGS iterations of the logistic-regression probe.
-    c.eval.probe_l2 = 1e-4
-    # Training features of at most this many bytes (n x D float32) are held in memory and the
-    # linear probe is fitted by full-batch L-BFGS; larger ones are streamed in chunks, and the
-    # linear probe is fitted by minibatch Adam (`eval.minibatch`), the MLP probe and kNN
-    # streamed too. 4 GiB keeps Fashion-MNIST (60k x 6272, 1.5 GB) in memory.
+    c.eval.batch_size = 1024  # Images encoded at a time: a feature chunk's rows.
+    # Training features of at most this many bytes (n x D float32) are computed once and held
+    # in host memory; larger ones are re-encoded, a chunk at a time, on every pass. Every
+    # protocol runs the same algorithm on either. 4 GiB holds Fashion-MNIST's (60k x 6272).
     c.eval.max_feature_bytes = 4 << 30
-    c.eval.minibatch = ml_collections.ConfigDict()  # The streamed linear probe.
-    c.eval.minibatch.epochs = 5
-    c.eval.minibatch.batch_size = 256
-    c.eval.minibatch.learning_rate = 1e-2  # Adam, cosine decay to 0.
+    c.eval.linear = ml_collections.ConfigDict()  # The linear probe (natjax.evaluation.linear).
+    c.eval.linear.epochs = 5
+    c.eval.linear.batch_size = 256
+    c.eval.linear.learning_rate = 1e-2  # Adam, cosine decay to 0.
+    c.eval.linear.l2 = 1e-4
     c.eval.knn_k = 200
     c.eval.knn_temperature = 0.07
     c.eval.baselines = True  # Also probe the random-init encoder and raw pixels.

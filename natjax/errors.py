@@ -1,4 +1,4 @@
-"""The one exception type for mistakes a user can make and fix."""
+"""The exception types for mistakes a user can make and fix, and for a stopped run."""
 
 
 class UserError(Exception):
@@ -17,3 +17,10 @@ class Preempted(Exception):
             f"the same command again to resume from step {step}."
         )
         self.step = step
+
+
+def require(ok: bool, key: str, value, expected: str) -> None:
+    """Raises a UserError naming the config key `key` unless `ok`: `--config.KEY=VALUE is
+    invalid: it must be EXPECTED.`"""
+    if not ok:
+        raise UserError(f"--config.{key}={value!r} is invalid: it must be {expected}.")

@@ -6,7 +6,7 @@ Times, side by side on the same run (a preset of `configs/nat.py` on its real da
   flips and the Sobel filter run on the device, inside the step;
 - the step alone (NAT with re-assignment) on one batch already on the devices;
 - the loop as training runs it: the step on batches the pipeline's background thread put on
-  the devices ahead of it (`natjax.prefetch`, `train.PREFETCH_BATCHES` deep).
+  the devices ahead of it (`natjax.data.prefetch`, `PREFETCH_BATCHES` deep).
 Each figure is the median of alternating rounds of 10 batches, after compilation.
 """
 
@@ -17,9 +17,13 @@ import time
 
 import jax
 
-from natjax import prefetch, sharding, train
+from natjax import training
 from natjax.bench.timing import load_config
-from natjax.state import create_train_state
+from natjax.data.prefetch import prefetch
+from natjax.objectives import create_train_state
+from natjax.parallel import sharding
+from natjax.training.loop import PREFETCH_BATCHES
+from natjax.training.setup import input_shape
 
 PRESETS = ("default",)
 
@@ -43,21 +47,21 @@ def _rounds(fns: dict, steps: int, rounds: int) -> dict[str, float]:
 def bench_config(config, steps: int = 10, rounds: int = 5) -> dict:
     """Images/s of the pipeline, the step and both together for the run `config` describes."""
     with tempfile.TemporaryDirectory() as workdir:
-        run = train.setup(config, workdir)
+        run = training.setup(config, workdir)
     b = config.batch_size
-    rows = {"it": train.batches(run, 0)}
+    rows = {"it": training.batches(run, 0)}
 
     def pipeline():
         """The next global batch on the devices (from the start again after the last)."""
         batch = next(rows["it"], None)
         if batch is None:
-            rows["it"] = train.batches(run, 0)
+            rows["it"] = training.batches(run, 0)
             batch = next(rows["it"])
         return sharding.put_batch(batch, run.mesh, b)
 
-    state = create_train_state(run.model, run.tx, 0, len(run.dataset.train), train.input_shape(run))
+    state = create_train_state(run.model, run.tx, 0, len(run.dataset.train), input_shape(run))
     holder = {"state": jax.device_put(state, sharding.state_sharding(run.mesh))}
-    step_fn, fixed = train.compile_step(run), pipeline()
+    step_fn, fixed = training.compile_step(run), pipeline()
 
     def step(batch=None):
         holder["state"], metrics = step_fn(holder["state"], fixed if batch is None else batch)
@@ -65,10 +69,10 @@ def bench_config(config, steps: int = 10, rounds: int = 5) -> dict:
 
     def endless():
         while True:
-            yield from train.batches(run, 0)
+            yield from training.batches(run, 0)
 
     put = functools.partial(sharding.put_batch, mesh=run.mesh, batch_size=b)
-    ready = prefetch.prefetch(endless(), put, size=train.PREFETCH_BATCHES)
+    ready = prefetch(endless(), put, size=PREFETCH_BATCHES)
     fns = {"pipeline": pipeline, "step": step, "loop": lambda: step(next(ready))}
     try:
         ips = {name: b / s for name, s in _rounds(fns, steps, rounds).items()}

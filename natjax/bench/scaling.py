@@ -13,12 +13,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from natjax import objectives, sharding
-from natjax.bench.step import _config, optimizer, step_config
+from natjax.bench.step import _config, nat_config, nat_step, optimizer
 from natjax.bench.timing import median_seconds
 from natjax.models import create_model
-from natjax.state import create_train_state
-from natjax.step import reassign_on_mesh
+from natjax.objectives import create_train_state
+from natjax.objectives.nat import reassign_on_mesh
+from natjax.parallel import sharding
 
 SIMULATED_DEVICES = 8
 
@@ -56,9 +56,7 @@ def bench_case(devices: int, b: int, repeats: int) -> dict:
         ("global", 1, "global"),
         ("local", 1, "local"),
     ):
-        cfg = step_config(config, size, every, scope)
-        nat_step = objectives.step_fn(config)  # NAT's, as training builds it.
-        fn = functools.partial(nat_step, model=model, tx=tx, cfg=cfg, mesh=mesh)
+        fn = nat_step(nat_config(config, every, scope), model, tx, size, mesh)
         step = jax.jit(fn, donate_argnums=0, out_shardings=(replicated, replicated))
         holder = {
             "state": jax.device_put(

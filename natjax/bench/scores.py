@@ -17,13 +17,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from natjax import checkpointing, preprocess, train
-from natjax.encoder_io import read_run
+from natjax import checkpoints, training
 from natjax.errors import UserError
-from natjax.loss import l2_normalize
-from natjax.state import create_train_state
-from natjax.step import apply_train
-from natjax.targets import targets
+from natjax.models.layers import l2_normalize
+from natjax.objectives import create_train_state, nat
+from natjax.objectives.step import apply_train
+from natjax.training.setup import input_shape
+from natjax.views import center_crop
 
 FAMILIES = ("random", "nat_init", "nat_trained", "ties", "duplicated", "constant")
 
@@ -55,7 +55,7 @@ def constant(b: int, seed: int) -> np.ndarray:
 class NatSource:
     """A run's model, data and state: where the NAT families' features come from."""
 
-    run: train.Run
+    run: training.Run
     state: object  # TrainState
 
     def scores(self, b: int, seed: int) -> np.ndarray:
@@ -68,19 +68,20 @@ class NatSource:
         images = jnp.asarray(self.run.dataset.train.images[ids])
         crop = self.run.step_cfg.crop_size
         if crop != images.shape[1]:
-            images = preprocess.center_crop(images, crop)
+            images = center_crop(images, crop)
         forward = jax.jit(functools.partial(apply_train, self.run.model))
         proj, _ = forward(self.state, self.state.params, images)
-        cfg = self.run.step_cfg
-        c = targets(cfg.target_seed, self.state.perm[ids], cfg.target_dim, cfg.targets)
+        settings = nat.settings_of(self.run.config)
+        owned = self.state.perm[ids]
+        c = nat.targets(settings.target_seed, owned, settings.target_dim, settings.targets)
         return np.asarray(l2_normalize(proj) @ c.T, np.float64)
 
 
 def init_source(config) -> NatSource:
     """The encoder of `config` (a `configs/nat.py` preset) at initialisation."""
-    run = train.setup(config, "")
+    run = training.setup(config, "")
     state = create_train_state(
-        run.model, run.tx, config.seed, len(run.dataset.train), train.input_shape(run)
+        run.model, run.tx, config.seed, len(run.dataset.train), input_shape(run)
     )
     return NatSource(run, state)
 
@@ -88,11 +89,11 @@ def init_source(config) -> NatSource:
 def trained_source(workdir: str, data_source: str | None = None) -> NatSource:
     """The run in `workdir` at its latest checkpoint; `data_source` overrides where its images
     are read from."""
-    config, _ = read_run(workdir)
+    config, _ = checkpoints.read_run(workdir)
     if data_source:
         config.data.source = data_source
-    run = train.setup(config, workdir)
-    state = train.initial_state(run, checkpointing.create_manager(workdir, create=False))
+    run = training.setup(config, workdir)
+    state = training.initial_state(run, checkpoints.create_manager(workdir, create=False))
     if int(state.step) == 0:
         raise UserError(f"{workdir} has no checkpoint; train into it with natjax.main first.")
     return NatSource(run, state)

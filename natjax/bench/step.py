@@ -35,13 +35,13 @@ import optax
 from natjax import objectives
 from natjax.bench.flops import image_flops
 from natjax.bench.timing import load_config, median_seconds
-from natjax.loss import l2_normalize
 from natjax.models import create_model
-from natjax.optim import create_optimizer
-from natjax.state import create_train_state
-from natjax.step import StepConfig, apply_train, augment, reassign
-from natjax.targets import targets
-from natjax.train import step_config as train_step_config
+from natjax.models.layers import l2_normalize
+from natjax.objectives import Objective, StepConfig, create_train_state, nat, objective_step
+from natjax.objectives.step import apply_train
+from natjax.training import setup as training_setup
+from natjax.training.optim import create_optimizer
+from natjax.views import view
 
 # The objectives timed beside NAT's steps, on the shared step; rows and ratios in views/s.
 OBJECTIVES = (
@@ -141,12 +141,26 @@ def profile(fns: dict, logdir: str, steps: int = 3) -> None:
                     jax.block_until_ready(fn())
 
 
-def step_config(config, size: int, every: int, scope: str = "global") -> StepConfig:
-    """The step's settings as training makes them from `config` (`train.step_config`), for
-    `size` px images, one epoch per step, re-assigning every `every` epochs over `scope`."""
+def nat_config(config, every: int, scope: str = "global"):
+    """`config` re-assigning every `every` epochs (one epoch per step here) over `scope`."""
     config = config.copy_and_resolve_references()
     config.nat.update(reassign_every=every, scope=scope)
-    return train_step_config(config, (size, size), steps_per_epoch=1)
+    return config
+
+
+def step_config(config, objective: Objective, size: int) -> StepConfig:
+    """The step's settings as training makes them from `config` (`training.step_config`), for
+    `size` px images, one epoch per step."""
+    return training_setup.step_config(config, objective, (size, size), steps_per_epoch=1)
+
+
+def nat_step(config, model, tx, size: int, mesh=None):
+    """NAT's step as training builds it from `config`, unjitted, for `size` px images."""
+    objective = objectives.build(config)
+    cfg = step_config(config, objective, size)
+    return functools.partial(
+        objective_step, model=model, tx=tx, cfg=cfg, objective=objective, mesh=mesh
+    )
 
 
 def optimizer(config) -> optax.GradientTransformation:
@@ -157,19 +171,24 @@ def optimizer(config) -> optax.GradientTransformation:
 SCHEDULE_STEPS = 1000
 
 
-def _features_and_targets(state, batch, model, cfg: StepConfig) -> tuple:
+def _features_and_targets(state, batch, model, cfg: StepConfig, settings: nat.Settings) -> tuple:
     """The step's normalised features of `batch` and the targets its images hold."""
-    proj, _ = apply_train(model, state, state.params, augment(state, batch, cfg))
-    return l2_normalize(proj), targets(cfg.target_seed, state.perm[batch["ids"]], cfg.target_dim)
+    x = view(jax.random.fold_in(state.rng, state.step), batch["images"], cfg)
+    proj, _ = apply_train(model, state, state.params, x)
+    owned = state.perm[batch["ids"]]
+    return l2_normalize(proj), nat.targets(settings.target_seed, owned, settings.target_dim)
 
 
-def _time_reassign_alone(state, batch, model, cfg: StepConfig, repeats: int) -> tuple:
-    """Median seconds of the step's re-assignment alone, on `state`'s features and targets;
-    and the compile seconds of the features and of the re-assignment."""
-    features = jax.jit(functools.partial(_features_and_targets, model=model, cfg=cfg))
-    features, features_seconds = compile_ahead(features, state, batch)
+def _time_reassign_alone(state, batch, model, config, repeats: int) -> tuple:
+    """Median seconds of the step's re-assignment alone, on `state`'s features and targets
+    (NAT's settings from `config`); and the compile seconds of the features and of the
+    re-assignment."""
+    settings = nat.settings_of(config)
+    cfg = step_config(config, objectives.build(config), batch["images"].shape[1])
+    features = functools.partial(_features_and_targets, model=model, cfg=cfg, settings=settings)
+    features, features_seconds = compile_ahead(jax.jit(features), state, batch)
     z, c = features(state, batch)
-    solve = jax.jit(functools.partial(reassign, solver=cfg.solver))
+    solve = jax.jit(functools.partial(nat.reassign, solver=settings.solver))
     solve, solve_seconds = compile_ahead(solve, z, c)
     alone = median_seconds({"reassign": functools.partial(solve, z, c)}, repeats)["reassign"]
     return alone, {"features": features_seconds, "reassign": solve_seconds}
@@ -210,14 +229,12 @@ def _variants(config, images: np.ndarray, batch: dict, log, names) -> tuple[dict
     nat_state, seconds["init"] = _initial_state(model, tx, images)
     log(f"initialised the NAT model in {seconds['init']:.1f} s")
     for name, every in (("nat_reassign", 1), ("nat_no_reassign", 0)):
-        cfg = step_config(config, size, every)
-        nat_step = objectives.step_fn(config)  # NAT's, as training builds it.
-        step = jax.jit(functools.partial(nat_step, model=model, tx=tx, cfg=cfg), donate_argnums=0)
+        step = jax.jit(nat_step(nat_config(config, every), model, tx, size), donate_argnums=0)
         state = jax.tree.map(jnp.copy, nat_state)  # Each variant donates its own copy.
         step, seconds[name] = compile_ahead(step, state, batch)
         fns[name] = _runner(step, state, batch)
         log(f"compiled {name} in {seconds[name]:.1f} s")
-    reassigning = (model, step_config(config, size, 1), fns["nat_reassign"].holder)
+    reassigning = (model, nat_config(config, 1), fns["nat_reassign"].holder)
     for name in names:
         fns[name], seconds[name], init_seconds = _objective(config, name, images, batch, tx)
         seconds["init"] += init_seconds
@@ -232,13 +249,14 @@ def _objective(config, name: str, images: np.ndarray, batch: dict, tx) -> tuple:
     seconds its initial state took."""
     config = config.copy_and_resolve_references()
     config.objective = name
-    config.model.target_dim = objectives.head_dim(config, num_classes=10)
-    config.model.head_widths = objectives.head_widths(config)
+    objective = objectives.build(config)
+    config.model.target_dim = training_setup.head_dim(config, objective, num_classes=10)
+    config.model.head_widths = training_setup.head_widths(config, objective)
     model = create_model(config)
-    cfg = step_config(config, images.shape[1], 0)
-    fn = functools.partial(objectives.step_fn(config), model=model, tx=tx, cfg=cfg)
+    cfg = step_config(config, objective, images.shape[1])
+    fn = functools.partial(objective_step, model=model, tx=tx, cfg=cfg, objective=objective)
     n = TRAIN_EXAMPLES[config.data.name]
-    state, init_seconds = _initial_state(model, tx, images, objectives.init_extra(config), n)
+    state, init_seconds = _initial_state(model, tx, images, objective.init_extra, n)
     step, compile_seconds = compile_ahead(jax.jit(fn, donate_argnums=0), state, batch)
     return _runner(step, state, batch), compile_seconds, init_seconds
 
@@ -266,10 +284,12 @@ def bench_case(
         "labels": jnp.asarray(rng.integers(0, 10, b), jnp.int32),
     }
     config = _config(encoder, dtype)
-    fns, compile_seconds, (model, cfg, holder) = _variants(config, images, batch, log, names)
+    fns, compile_seconds, (model, nat_cfg, holder) = _variants(config, images, batch, log, names)
     seconds = median_seconds(fns, repeats)
     log(f"timed {repeats} steps of each variant")
-    alone, more_compile_seconds = _time_reassign_alone(holder["state"], batch, model, cfg, repeats)
+    alone, more_compile_seconds = _time_reassign_alone(
+        holder["state"], batch, model, nat_cfg, repeats
+    )
     compile_seconds.update(more_compile_seconds)
     flops = image_flops(model, (size, size, channels))
     if profile_dir:

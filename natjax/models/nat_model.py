@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from natjax import preprocess
+from natjax.models import filters
 
 
 class NATModel(nn.Module):
@@ -19,13 +19,13 @@ class NATModel(nn.Module):
     encoder: nn.Module
     target_dim: int
     head_widths: Sequence[int] = ()
-    input_filter: str = "sobel"  # One of preprocess.FILTERS.
+    input_filter: str = "sobel"  # One of filters.FILTERS.
     dtype: jnp.dtype = jnp.float32  # The encoder's and head's compute dtype (as the encoder's).
 
     @nn.compact
     def __call__(self, images: jax.Array, train: bool) -> tuple[jax.Array, jax.Array]:
-        x = preprocess.to_float(images)
-        x = preprocess.apply_filter(x, self.input_filter).astype(self.dtype)
+        x = filters.to_float(images)
+        x = filters.apply_filter(x, self.input_filter).astype(self.dtype)
         h = self.encoder(x, train)
         z = h
         for width in self.head_widths:

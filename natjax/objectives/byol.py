@@ -14,23 +14,41 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from natjax import probes
-from natjax.loss import l2_normalize
-from natjax.objectives.simclr import two_views
-from natjax.objectives.skeleton import Objective
+from natjax.errors import require
+from natjax.models.layers import init_mlp, l2_normalize, mlp
+from natjax.objectives.base import PARAMS, TARGET, Objective, Spec, two_views
+
+SCHEDULES = ("cosine", "constant")
+
+
+def defaults() -> ml_collections.ConfigDict:
+    """`config.byol`."""
+    c = ml_collections.ConfigDict()
+    c.momentum = 0.99  # The target network's at the first step (the paper's 0.996 is for
+    # its 1,000-epoch runs: solo-learn's CIFAR runs start at 0.99).
+    c.momentum_schedule = "cosine"  # Rising to 1 at the last step, as the paper's; "constant".
+    c.predictor_width = 256  # Wider than the projection, as the paper's.
+    return c
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.byol` (its defaults, and why, are in configs/nat.py)."""
+    """`config.byol`."""
 
     momentum: float
     momentum_schedule: str  # SCHEDULES
     predictor_width: int
 
 
-SCHEDULES = ("cosine", "constant")
+def check(config) -> None:
+    byol = config.byol
+    require(0 <= byol.momentum < 1, "byol.momentum", byol.momentum, "in [0, 1)")
+    schedule = byol.momentum_schedule
+    require(schedule in SCHEDULES, "byol.momentum_schedule", schedule, " or ".join(SCHEDULES))
+    width = byol.predictor_width
+    require(width > 0, "byol.predictor_width", width, "a positive integer")
 
 
 def cosine_momentum(base: float, step: jax.Array, total_steps: int) -> jax.Array:
@@ -49,7 +67,7 @@ def regression(p: jax.Array, z: jax.Array) -> jax.Array:
 def loss(out: jax.Array, target_out: jax.Array, predictor) -> jax.Array:
     """The symmetric loss of the online projections `out` `[2b, d]` (view 1 of every image,
     then view 2) against the target's projections of the same views."""
-    p1, p2 = (probes.mlp(predictor, z) for z in jnp.split(out, 2))
+    p1, p2 = (mlp(predictor, z) for z in jnp.split(out, 2))
     t1, t2 = jnp.split(target_out, 2)
     return regression(p1, t2) + regression(p2, t1)
 
@@ -63,17 +81,20 @@ def build(config) -> Objective:
 
     def init_extra(key, num_examples, params):
         del num_examples  # Nothing per image.
-        predictor = probes.init_mlp(jax.random.split(key, 2), (dim, settings.predictor_width, dim))
+        predictor = init_mlp(jax.random.split(key, 2), (dim, settings.predictor_width, dim))
         # A copy: the step donates the state, and one buffer cannot be donated twice.
-        return {"params": predictor, "target": jax.tree.map(jnp.copy, params)}
+        return {PARAMS: predictor, TARGET: jax.tree.map(jnp.copy, params)}
 
     return Objective(
         "byol",
         two_views,
-        lambda out, aux, extra: loss(out, extra["target_out"], extra["params"]),
+        lambda out, aux, state, ctx: loss(out, ctx.target_out, state[PARAMS]),
         num_views=2,
         strong_views=True,
         init_extra=init_extra,
         target_momentum=momentum if settings.momentum_schedule == "cosine" else settings.momentum,
         projector=True,
     )
+
+
+SPEC = Spec("byol", "BYOL (predictor, momentum target)", build, defaults, check)

@@ -16,19 +16,40 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
-from natjax.errors import UserError
-from natjax.loss import l2_normalize
-from natjax.objectives.skeleton import Objective
-from natjax.step import view
+from natjax.errors import UserError, require
+from natjax.models.layers import l2_normalize
+from natjax.objectives.base import PARAMS, Objective, Spec
+from natjax.views import view
 
 SPLIT = 1 / 1024  # Faiss' relative perturbation when an empty cluster takes half of another.
 
 
+def defaults() -> ml_collections.ConfigDict:
+    """`config.deepcluster`."""
+    c = ml_collections.ConfigDict()
+    c.clusters = 100  # Ten per class of 10-class data, as the paper's 10,000 for 1,000.
+    c.kmeans_iterations = 20  # Lloyd's rounds per pass (the paper's Faiss setting).
+    c.refresh_every = 1  # Epochs between k-means passes: the paper's every epoch.
+    # PCA-whitened dimensions before k-means, the paper's 256 (all of a narrower head's); 0: none.
+    c.pca_dim = 256
+    return c
+
+
+def check(config) -> None:
+    c = config.deepcluster
+    for key in ("clusters", "kmeans_iterations", "refresh_every"):
+        require(c[key] > 0, f"deepcluster.{key}", c[key], "a positive integer")
+    require(
+        c.pca_dim >= 0, "deepcluster.pca_dim", c.pca_dim, "0 (no whitening) or a positive integer"
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.deepcluster` (its defaults, and why, are in configs/nat.py)."""
+    """`config.deepcluster`."""
 
     clusters: int
     kmeans_iterations: int
@@ -111,13 +132,13 @@ def cluster_weights(labels: jax.Array, k: int) -> jax.Array:
     return jnp.where(counts > 0, len(labels) / (used * jnp.maximum(counts, 1)), 0.0)
 
 
-def loss(out: jax.Array, ids: jax.Array, extra: dict) -> jax.Array:
+def loss(out: jax.Array, ids: jax.Array, state: dict) -> jax.Array:
     """The fresh classifier's weighted cross-entropy against the images' pseudo-labels."""
-    classifier = extra["params"]
+    classifier = state[PARAMS]
     logits = out @ classifier["kernel"] + classifier["bias"]
-    labels = extra["labels"][ids]
+    labels = state["labels"][ids]
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-    return jnp.mean(extra["weights"][labels] * ce)
+    return jnp.mean(state["weights"][labels] * ce)
 
 
 def classifier(key: jax.Array, dim: int, k: int) -> dict:
@@ -144,25 +165,28 @@ def build(config) -> Objective:
         return {
             "labels": jnp.zeros(num_examples, jnp.int32),
             "weights": jnp.ones(k, jnp.float32),
-            "params": classifier(key, dim, k),
+            PARAMS: classifier(key, dim, k),
         }
 
-    def refresh(key, outputs, extra):
+    def refresh(key, outputs, state):
         kmeans_key, classifier_key = jax.random.split(key)
         x = pca_whiten(outputs, settings.pca_dim) if settings.pca_dim else l2_normalize(outputs)
         _, labels = kmeans(kmeans_key, x, k, settings.kmeans_iterations)
         return {
-            **extra,
+            **state,
             "labels": labels,
             "weights": cluster_weights(labels, k),
-            "params": classifier(classifier_key, dim, k),
+            PARAMS: classifier(classifier_key, dim, k),
         }
 
     return Objective(
         "deepcluster",
         views,
-        lambda out, ids, extra: loss(out, ids, extra),
+        lambda out, ids, state, ctx: loss(out, ids, state),
         init_extra=init_extra,
         refresh=refresh,
         refresh_every=settings.refresh_every,
     )
+
+
+SPEC = Spec("deepcluster", "DeepCluster (k-means pseudo-labels each epoch)", build, defaults, check)

@@ -18,20 +18,41 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
-from natjax.loss import l2_normalize
-from natjax.objectives.skeleton import Objective
-from natjax.step import view
+from natjax.errors import require
+from natjax.models.layers import l2_normalize
+from natjax.objectives.base import Found, Objective, Spec
+from natjax.views import view
+
+
+def defaults() -> ml_collections.ConfigDict:
+    """`config.instdisc`."""
+    c = ml_collections.ConfigDict()
+    c.temperature = 0.07  # The paper's.
+    c.momentum = 0.5  # Memory bank entry <- momentum * entry + (1 - momentum) * feature.
+    # 0: the full softmax over the bank; m > 0: the paper's NCE with m noise entries a step
+    # (the paper's 4,096 for 1.28M images; the full softmax is cheap at 60,000).
+    c.nce_negatives = 0
+    return c
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.instdisc` (its defaults, and why, are in configs/nat.py)."""
+    """`config.instdisc`."""
 
     temperature: float
     momentum: float
     nce_negatives: int  # 0: the full softmax.
+
+
+def check(config) -> None:
+    c = config.instdisc
+    require(c.temperature > 0, "instdisc.temperature", c.temperature, "positive")
+    require(0 <= c.momentum < 1, "instdisc.momentum", c.momentum, "in [0, 1)")
+    m = c.nce_negatives
+    require(m >= 0, "instdisc.nce_negatives", m, "0 (the full softmax) or a positive integer")
 
 
 def views(key, batch, cfg):
@@ -89,24 +110,26 @@ def build(config) -> Objective:
     return Objective(
         "instdisc",
         views,
-        lambda out, ids, extra: loss(out, ids, extra["bank"], settings.temperature),
+        lambda out, ids, state, ctx: loss(out, ids, state["bank"], settings.temperature),
         strong_views=True,
         init_extra=functools.partial(_init, dim=dim),
-        update=lambda out, ids, extra: {"bank": update(out, ids, extra["bank"], settings.momentum)},
+        update=lambda out, ids, state, ctx: {
+            "bank": update(out, ids, state["bank"], settings.momentum)
+        },
     )
 
 
 def _nce(settings: Settings, dim: int) -> Objective:
     """InstDisc with the NCE estimate of its softmax; `extra` holds the bank and `Z`."""
 
-    def nce(out, aux, extra):
+    def nce(out, aux, state, ctx):
         ids, noise_key = aux
-        noise = jax.random.randint(noise_key, (settings.nce_negatives,), 0, len(extra["bank"]))
-        value, z = nce_loss(out, ids, noise, extra["bank"], extra["z"], settings.temperature)
-        return value, {"z": z}
+        noise = jax.random.randint(noise_key, (settings.nce_negatives,), 0, len(state["bank"]))
+        value, z = nce_loss(out, ids, noise, state["bank"], state["z"], settings.temperature)
+        return value, Found(state={"z": z})
 
-    def moved(out, aux, extra):
-        return {"bank": update(out, aux[0], extra["bank"], settings.momentum), "z": extra["z"]}
+    def moved(out, aux, state, ctx):
+        return {"bank": update(out, aux[0], state["bank"], settings.momentum), "z": state["z"]}
 
     def init(key, num_examples, params):
         return {**_init(key, num_examples, params, dim=dim), "z": jnp.zeros((), jnp.float32)}
@@ -117,3 +140,6 @@ def _nce(settings: Settings, dim: int) -> Objective:
 def _init(key, num_examples, params, *, dim):
     del params  # The bank starts as noise.
     return init_bank(key, num_examples, dim)
+
+
+SPEC = Spec("instdisc", "InstDisc (memory bank, full softmax)", build, defaults, check)

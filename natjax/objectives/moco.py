@@ -19,20 +19,37 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
-from natjax.loss import l2_normalize
-from natjax.objectives.simclr import two_views
-from natjax.objectives.skeleton import Objective
+from natjax.errors import require
+from natjax.models.layers import l2_normalize
+from natjax.objectives.base import TARGET, Objective, Spec, two_views
+
+
+def defaults() -> ml_collections.ConfigDict:
+    """`config.moco` (v2's)."""
+    c = ml_collections.ConfigDict()
+    c.queue_size = 4096
+    c.temperature = 0.2  # v2's.
+    c.momentum = 0.99  # v2 uses 0.999 for its long ImageNet runs.
+    return c
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.moco` (its defaults, and why, are in configs/nat.py)."""
+    """`config.moco`."""
 
     queue_size: int
     temperature: float
     momentum: float
+
+
+def check(config) -> None:
+    moco = config.moco
+    require(moco.queue_size > 0, "moco.queue_size", moco.queue_size, "a positive integer")
+    require(moco.temperature > 0, "moco.temperature", moco.temperature, "positive")
+    require(0 <= moco.momentum < 1, "moco.momentum", moco.momentum, "in [0, 1)")
 
 
 def info_nce(query: jax.Array, key: jax.Array, queue: jax.Array, temperature: float):
@@ -57,16 +74,16 @@ def build(config) -> Objective:
     def init_extra(key, num_examples, params):
         del num_examples  # Nothing per image.
         queue = l2_normalize(jax.random.normal(key, (settings.queue_size, dim)))
-        return {"queue": queue, "target": jax.tree.map(jnp.copy, params)}
+        return {"queue": queue, TARGET: jax.tree.map(jnp.copy, params)}
 
-    def loss(out, aux, extra):
+    def loss(out, aux, state, ctx):
         del aux
-        query, key = jnp.split(out, 2)[0], jnp.split(extra["target_out"], 2)[1]
-        return info_nce(query, key, extra["queue"], settings.temperature)
+        query, key = jnp.split(out, 2)[0], jnp.split(ctx.target_out, 2)[1]
+        return info_nce(query, key, state["queue"], settings.temperature)
 
-    def update(out, aux, extra):
+    def update(out, aux, state, ctx):
         del out, aux
-        return {**extra, "queue": enqueue(extra["queue"], jnp.split(extra["target_out"], 2)[1])}
+        return {**state, "queue": enqueue(state["queue"], jnp.split(ctx.target_out, 2)[1])}
 
     return Objective(
         "moco",
@@ -79,3 +96,6 @@ def build(config) -> Objective:
         target_momentum=settings.momentum,
         projector=True,
     )
+
+
+SPEC = Spec("moco", "MoCo v2 (momentum target, queue)", build, defaults, check)

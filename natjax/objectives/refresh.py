@@ -15,18 +15,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from natjax import features, preprocess, sharding
-from natjax.models import NATModel
-from natjax.objectives.skeleton import Objective
-from natjax.state import TrainState
-
-
-def head_outputs(model: NATModel, variables: dict, images: jax.Array, crop_size: int):
-    """uint8 `[b, H, W, C]` to the head's float32 outputs `[b, d]` (eval mode, centre view)."""
-    if crop_size and crop_size != images.shape[1]:
-        images = preprocess.center_crop(images, crop_size)
-    _, out = model.apply(variables, images, train=False)
-    return out.astype(jnp.float32)
+from natjax.models import features
+from natjax.objectives.base import OPT_STATE, PARAMS, Objective
+from natjax.objectives.state import TrainState
+from natjax.parallel import sharding
 
 
 def refreshed_opt_state(tx: optax.GradientTransformation, params, old):
@@ -43,7 +35,7 @@ class Refresher:
     def __init__(self, objective: Objective, model, tx, images, step_cfg, batch_size, mesh):
         self.objective, self.images, self.mesh = objective, images, mesh
         self.steps_per_epoch, self.batch_size = step_cfg.steps_per_epoch, batch_size
-        self.encode = jax.jit(functools.partial(head_outputs, model, crop_size=step_cfg.crop_size))
+        self.encode = features.make_encode_fn(model, step_cfg.crop_size, output="head")
         replicated = sharding.state_sharding(mesh)
         self.apply = jax.jit(
             functools.partial(_refresh, objective=objective, tx=tx), out_shardings=replicated
@@ -68,6 +60,6 @@ class Refresher:
 def _refresh(rng, epoch, outputs, extra, *, objective: Objective, tx):
     key = jax.random.fold_in(jax.random.split(rng)[1], epoch)  # Apart from the steps' keys.
     new = objective.refresh(key, outputs, extra)
-    if "params" in new:
-        new = {**new, "opt_state": refreshed_opt_state(tx, new["params"], extra["opt_state"])}
+    if PARAMS in new:
+        new = {**new, OPT_STATE: refreshed_opt_state(tx, new[PARAMS], extra[OPT_STATE])}
     return new

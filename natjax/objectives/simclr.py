@@ -12,19 +12,11 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from natjax.loss import l2_normalize
-from natjax.objectives.skeleton import Objective
-from natjax.views import ViewSpec, strong_view
-
-
-def two_views(key, batch, cfg):
-    """Two strong views of each image, stacked `[2b, S, S, C]`: view 1 of every image, then
-    view 2."""
-    images = batch["images"]
-    keys = (jax.random.fold_in(key, i) for i in (1, 2))
-    pair = [strong_view(k, images, cfg.crop_size, cfg.views or ViewSpec()) for k in keys]
-    return jnp.concatenate(pair), None
+from natjax.errors import require
+from natjax.models.layers import l2_normalize
+from natjax.objectives.base import Objective, Spec, two_views
 
 
 def nt_xent(out: jax.Array, temperature: float) -> jax.Array:
@@ -40,11 +32,23 @@ def nt_xent(out: jax.Array, temperature: float) -> jax.Array:
     return jnp.mean(jax.nn.logsumexp(sims, axis=1) - positives)
 
 
+def defaults() -> ml_collections.ConfigDict:
+    """`config.simclr`."""
+    c = ml_collections.ConfigDict()
+    c.temperature = 0.5  # The paper's CIFAR-10 value.
+    return c
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.simclr` (its defaults, and why, are in configs/nat.py)."""
+    """`config.simclr`."""
 
     temperature: float
+
+
+def check(config) -> None:
+    t = config.simclr.temperature
+    require(t > 0, "simclr.temperature", t, "positive")
 
 
 def build(config) -> Objective:
@@ -53,6 +57,9 @@ def build(config) -> Objective:
     return Objective("simclr", two_views, loss, num_views=2, strong_views=True, projector=True)
 
 
-def _loss(out, aux, extra, *, temperature):
-    del aux, extra  # The twins are known by position.
+def _loss(out, aux, state, ctx, *, temperature):
+    del aux, state, ctx  # The twins are known by position.
     return nt_xent(out, temperature)
+
+
+SPEC = Spec("simclr", "SimCLR (two strong views, NT-Xent)", build, defaults, check)

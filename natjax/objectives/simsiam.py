@@ -15,18 +15,31 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from natjax import probes
-from natjax.loss import l2_normalize
-from natjax.objectives.simclr import two_views
-from natjax.objectives.skeleton import Objective
+from natjax.errors import require
+from natjax.models.layers import init_mlp, l2_normalize, mlp
+from natjax.objectives.base import PARAMS, Objective, Spec, two_views
+
+
+def defaults() -> ml_collections.ConfigDict:
+    """`config.simsiam`."""
+    c = ml_collections.ConfigDict()
+    # The predictor's bottleneck (target_dim -> this -> target_dim): a quarter, as the paper's.
+    c.predictor_width = 16
+    return c
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.simsiam` (its defaults, and why, are in configs/nat.py)."""
+    """`config.simsiam`."""
 
     predictor_width: int
+
+
+def check(config) -> None:
+    width = config.simsiam.predictor_width
+    require(width > 0, "simsiam.predictor_width", width, "a positive integer")
 
 
 def negative_cosine(p: jax.Array, z: jax.Array) -> jax.Array:
@@ -37,12 +50,12 @@ def negative_cosine(p: jax.Array, z: jax.Array) -> jax.Array:
 def loss(out: jax.Array, predictor) -> jax.Array:
     """The symmetric loss of projections `[2b, d]` (view 1 of every image, then view 2)."""
     z1, z2 = jnp.split(out, 2)
-    p1, p2 = probes.mlp(predictor, z1), probes.mlp(predictor, z2)
+    p1, p2 = mlp(predictor, z1), mlp(predictor, z2)
     return 0.5 * negative_cosine(p1, z2) + 0.5 * negative_cosine(p2, z1)
 
 
 def init_predictor(key: jax.Array, dim: int, width: int) -> list[dict]:
-    return probes.init_mlp(jax.random.split(key, 2), (dim, width, dim))
+    return init_mlp(jax.random.split(key, 2), (dim, width, dim))
 
 
 def build(config) -> Objective:
@@ -51,14 +64,17 @@ def build(config) -> Objective:
 
     def init_extra(key, num_examples, params):
         del num_examples, params  # Nothing per image; no copy of the model.
-        return {"params": init_predictor(key, dim, settings.predictor_width)}
+        return {PARAMS: init_predictor(key, dim, settings.predictor_width)}
 
     return Objective(
         "simsiam",
         two_views,
-        lambda out, aux, extra: loss(out, extra["params"]),
+        lambda out, aux, state, ctx: loss(out, state[PARAMS]),
         num_views=2,
         strong_views=True,
         init_extra=init_extra,
         projector=True,
     )
+
+
+SPEC = Spec("simsiam", "SimSiam (predictor, stop-gradient)", build, defaults, check)

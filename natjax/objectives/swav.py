@@ -23,16 +23,75 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
-from natjax.loss import l2_normalize
-from natjax.objectives.simclr import two_views
-from natjax.objectives.skeleton import Objective
+from natjax.errors import UserError, require
+from natjax.models.layers import l2_normalize
+from natjax.objectives.base import PARAMS, Objective, Spec, two_views
 from natjax.views import ViewSpec, strong_view
+
+
+def defaults() -> ml_collections.ConfigDict:
+    """`config.swav`."""
+    c = ml_collections.ConfigDict()
+    c.prototypes = 30  # Three per class of 10-class data, as the paper's 3000 for 1000.
+    c.temperature = 0.1
+    c.epsilon = 0.05  # Sinkhorn's entropic regularisation.
+    c.sinkhorn_iterations = 3
+    # Earlier projections kept per view for Sinkhorn; 0: none. The paper queues 3,840 for
+    # batches of 256 on ImageNet, where 3,000 prototypes outnumber the batch; 30 do not.
+    c.queue_size = 0
+    # Multi-crop: small crops besides the two views (the paper's 6; off by default, as in
+    # solo-learn's default CIFAR runs). Needs features of one width at any size (a ResNet, or
+    # `model.pool=avg`).
+    c.small_crops = 0
+    c.small_crop_size = 0  # Pixels; 0: 96/224 of the crop size, as the paper's 96 of 224.
+    c.small_crop_scale = (0.05, 0.14)  # The paper's area shares.
+    return c
+
+
+def check(config) -> None:
+    c = config.swav
+    for key in ("temperature", "epsilon"):
+        require(c[key] > 0, f"swav.{key}", c[key], "positive")
+    for key in ("prototypes", "sinkhorn_iterations"):
+        require(c[key] > 0, f"swav.{key}", c[key], "a positive integer")
+    require(
+        c.queue_size >= 0, "swav.queue_size", c.queue_size, "0 (no queue) or a positive integer"
+    )
+    _check_multi_crop(config)
+
+
+def _check_multi_crop(config) -> None:
+    """The small crops: how many, their size and area, and an encoder that takes them."""
+    c = config.swav
+    for key in ("small_crops", "small_crop_size"):
+        require(
+            c[key] >= 0, f"swav.{key}", c[key], "0 (none, or the default) or a positive integer"
+        )
+    low, high = c.small_crop_scale
+    require(
+        0 < low <= high <= 1,
+        "swav.small_crop_scale",
+        (low, high),
+        "(low, high), 0 < low <= high <= 1",
+    )
+    model = config.model
+    flattened = model.encoder == "alexnet_bn" or (
+        model.encoder == "small_convnet" and model.pool == "flatten"
+    )
+    if config.objective == "swav" and c.small_crops and flattened:
+        raise UserError(
+            f"--config.swav.small_crops={c.small_crops} needs features of one width at "
+            f"every crop size, but model.encoder={model.encoder!r} flattens its last feature "
+            "map: add --config.model.pool=avg (the small convnet), use a ResNet, or set "
+            "--config.swav.small_crops=0."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """`config.swav` (its defaults, and why, are in configs/nat.py)."""
+    """`config.swav`."""
 
     prototypes: int
     temperature: float
@@ -123,21 +182,24 @@ def build(config) -> Objective:
         del num_examples, params  # Nothing per image; no copy of the model.
         prototypes = l2_normalize(jax.random.normal(key, (settings.prototypes, dim)))
         queue = {"queue": jnp.zeros((2, settings.queue_size, dim))} if queued else {}
-        return {"params": prototypes, **queue}
+        return {PARAMS: prototypes, **queue}
 
-    def update(out, aux, extra):
+    def update(out, aux, state, ctx):
         if not queued:
-            return extra
+            return state
         views = jnp.split(out, 2 + settings.small_crops)[:2]  # The codes' views alone.
-        return {**extra, "queue": enqueue(extra["queue"], jnp.concatenate(views))}
+        return {**state, "queue": enqueue(state["queue"], jnp.concatenate(views))}
 
     return Objective(
         "swav",
         multi_crop(settings) if settings.small_crops else two_views,
-        lambda out, aux, extra: loss(out, extra["params"], settings, extra.get("queue")),
+        lambda out, aux, state, ctx: loss(out, state[PARAMS], settings, state.get("queue")),
         num_views=2 + settings.small_crops,
         strong_views=True,
         init_extra=init_extra,
         update=update,
         projector=True,
     )
+
+
+SPEC = Spec("swav", "SwAV (prototypes, Sinkhorn, swapped prediction)", build, defaults, check)

@@ -12,7 +12,7 @@ from etils import epath
 from jax.experimental import multihost_utils
 
 from natjax.errors import UserError
-from natjax.state import TrainState
+from natjax.objectives.state import TrainState
 
 
 def create_manager(

@@ -1,5 +1,8 @@
-"""Features as a stream of chunks: a frozen encoder run over a split on every device of the
-mesh, one chunk at a time, so that no array of all the features need ever exist."""
+"""Features as a stream of chunks, the one input of every protocol: a frozen encoder run over a
+split on every device of the mesh, one chunk at a time, so that no array of all the features
+need ever exist (`encoder_stream`), or features already in host memory served the same way
+(`array_stream`, `FeatureStream.cached`). A protocol sees the same chunks either way, so its
+figure does not depend on where the features live."""
 
 import dataclasses
 from collections.abc import Callable, Iterator
@@ -8,10 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
-from natjax.prefetch import prefetch
-from natjax.sharding import DATA_AXIS
+from natjax.data.prefetch import prefetch
+from natjax.parallel.sharding import batch_sharding, chunk_size, make_mesh, replicated
 
 CHUNKS_AHEAD = 2  # Chunks read ahead of the one in use.
 
@@ -109,6 +112,16 @@ class FeatureStream:
         parts[-1] = jax.tree.map(lambda a: a[:keep], parts[-1])
         return jax.tree.map(lambda *p: np.concatenate(p), *parts)
 
+    def cached(self):
+        """The same stream with its features computed once and held in host memory: an
+        `array_stream` of `gather()` (a dict of them, by name, for a pytree of features)."""
+        x = self.gather()
+        if isinstance(x, dict):
+            return {
+                name: array_stream(v, self.labels, self.chunk, self.mesh) for name, v in x.items()
+            }
+        return array_stream(x, self.labels, self.chunk, self.mesh)
+
     def _put(self, rows: np.ndarray) -> jax.Array:
         """The inputs of `rows` split over the data axis; each process reads only the rows of
         its own devices."""
@@ -124,24 +137,11 @@ class FeatureStream:
         )
 
 
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-    return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-
-
-def replicated(mesh: Mesh) -> NamedSharding:
-    return NamedSharding(mesh, PartitionSpec())
-
-
 def _to_host(x: jax.Array) -> np.ndarray:
     """A (possibly multi-host) array in full on this host."""
     if x.is_fully_addressable:
         return np.asarray(x)
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-
-
-def chunk_size(batch_size: int, devices: int) -> int:
-    """`batch_size` rounded up to a multiple of the device count."""
-    return -(-batch_size // devices) * devices
 
 
 def encoder_stream(encode_fn, variables, split, chunk: int, mesh: Mesh) -> FeatureStream:
@@ -169,3 +169,38 @@ def pixel_stream(split, chunk: int, mesh: Mesh) -> FeatureStream:
         return np.asarray(images[rows], np.float32).reshape(len(rows), dims) / 255.0
 
     return FeatureStream(read, jnp.asarray, split.labels, (dims,), np.float32, chunk, mesh)
+
+
+def array_stream(x: np.ndarray, labels: np.ndarray, chunk: int, mesh: Mesh) -> FeatureStream:
+    """Features `x` `[n, D]` already in host memory, with their `labels`, served in chunks of
+    `chunk` rows on `mesh`: the in-memory form of every protocol."""
+    x = np.asarray(x, np.float32)
+    return FeatureStream(
+        lambda rows: x[rows], jnp.asarray, labels, x.shape[1:], np.float32, chunk, mesh
+    )
+
+
+def in_memory(train_x, train_y, test_x, test_y, chunk: int = 1024, mesh: Mesh | None = None):
+    """Host arrays `[n, D]` and their labels as the `(train, test)` streams a protocol takes:
+    `array_stream`s on `mesh` (default: every device), in chunks of `chunk` rows rounded up to
+    a multiple of the device count."""
+    mesh = make_mesh() if mesh is None else mesh
+    chunk = chunk_size(chunk, mesh.devices.size)
+    return array_stream(train_x, train_y, chunk, mesh), array_stream(test_x, test_y, chunk, mesh)
+
+
+def dataset_streams(fn, variables, dataset, batch_size: int) -> tuple[FeatureStream, FeatureStream]:
+    """The train and test splits' features under `fn(variables, images)`, as streams over every
+    device in chunks of `batch_size` (rounded up to a multiple of the device count)."""
+    mesh = make_mesh()
+    chunk = chunk_size(batch_size, mesh.devices.size)
+    train, test = (
+        encoder_stream(fn, variables, s, chunk, mesh) for s in (dataset.train, dataset.test)
+    )
+    return train, test
+
+
+def hold(streams, in_memory: bool):
+    """`streams` (a tuple of them) with their features held in host memory where `in_memory`
+    (`FeatureStream.cached`), else as they are."""
+    return tuple(s.cached() for s in streams) if in_memory else tuple(streams)

@@ -1,4 +1,6 @@
-"""Frozen-encoder features: the representation the probes and `load_encoder` use."""
+"""A frozen model's outputs in eval mode on the centre view: the representation (what the
+probes and `load_encoder` use), the head's outputs (DeepCluster's refresh) and every stage
+(the layer-wise probes), and `extract`, their host-side loop over many images."""
 
 import functools
 
@@ -6,23 +8,32 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from natjax import preprocess
-from natjax.models import NATModel
+from natjax.models.nat_model import NATModel
+from natjax.views import center_crop
+
+OUTPUTS = ("representation", "head")  # What `encode` gives: the encoder's, or the head's.
 
 
-def encode(model: NATModel, variables: dict, images: jax.Array, crop_size: int) -> jax.Array:
-    """uint8 `[b, H, W, C]` to float32 representations `[b, D]` (eval mode, centre view)."""
+def encode(
+    model: NATModel,
+    variables: dict,
+    images: jax.Array,
+    crop_size: int,
+    output: str = "representation",
+) -> jax.Array:
+    """uint8 `[b, H, W, C]` to float32 `[b, D]` (eval mode, centre view): the encoder's
+    representation, or (`output="head"`) the head's outputs `[b, d]`."""
     if crop_size and crop_size != images.shape[1]:
-        images = preprocess.center_crop(images, crop_size)
-    h, _ = model.apply(variables, images, train=False)
-    return h.astype(jnp.float32)
+        images = center_crop(images, crop_size)
+    h, out = model.apply(variables, images, train=False)
+    return (h if output == "representation" else out).astype(jnp.float32)
 
 
 @functools.cache
-def make_encode_fn(model: NATModel, crop_size: int):
+def make_encode_fn(model: NATModel, crop_size: int, output: str = "representation"):
     """`encode` jitted for `model`: `fn(variables, images) -> [b, D]`. Cached, so the monitor,
     the evaluation, its baselines and the figures of a run share one compiled encoder."""
-    return jax.jit(functools.partial(encode, model, crop_size=crop_size))
+    return jax.jit(functools.partial(encode, model, crop_size=crop_size, output=output))
 
 
 def extract(encode_fn, variables: dict, images, batch_size: int):
@@ -55,7 +66,7 @@ def encode_layers(model: NATModel, variables, images, crop_size: int, max_dims: 
     """Every convolutional stage the encoder records (pooled by `pool_to`) and the NAT output
     (the projection), each `[b, D]` float32, in the network's order."""
     if crop_size and crop_size != images.shape[1]:
-        images = preprocess.center_crop(images, crop_size)
+        images = center_crop(images, crop_size)
     (_, proj), state = model.apply(variables, images, train=False, mutable=["intermediates"])
     maps = state["intermediates"]["encoder"]
     layers = {name: pool_to(value[0], max_dims) for name, value in maps.items()}

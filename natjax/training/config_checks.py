@@ -4,16 +4,11 @@ import json
 
 from ml_collections import ConfigDict
 
-from natjax import assignment, evaluation, models, preprocess, targets
+from natjax import models, objectives
 from natjax.errors import UserError
-from natjax.objectives import NAMES as OBJECTIVES
-from natjax.objectives import byol
-from natjax.step import SCOPES
-
-
-def _require(ok: bool, key: str, value, expected: str) -> None:
-    if not ok:
-        raise UserError(f"--config.{key}={value!r} is invalid: it must be {expected}.")
+from natjax.errors import require as _require
+from natjax.evaluation import PROTOCOLS
+from natjax.models.filters import FILTERS
 
 
 def check_config(c: ConfigDict) -> None:
@@ -35,24 +30,8 @@ def check_config(c: ConfigDict) -> None:
     dtypes = models.DTYPES
     _require(c.model.dtype in dtypes, "model.dtype", c.model.dtype, " or ".join(dtypes))
     _require(c.model.target_dim > 0, "model.target_dim", c.model.target_dim, "positive")
-    _require(
-        c.nat.reassign_every >= 0,
-        "nat.reassign_every",
-        c.nat.reassign_every,
-        "0 (never) or a positive number of epochs",
-    )
-    _require(
-        c.nat.solver in assignment.METHODS,
-        "nat.solver",
-        c.nat.solver,
-        f"one of {', '.join(sorted(assignment.METHODS))}",
-    )
-    _require(c.nat.scope in SCOPES, "nat.scope", c.nat.scope, " or ".join(SCOPES))
-    kinds = targets.KINDS
-    _require(c.nat.targets in kinds, "nat.targets", c.nat.targets, " or ".join(kinds))
-    _require(c.objective in OBJECTIVES, "objective", c.objective, ", ".join(OBJECTIVES))
-    _check_objective_settings(c)
-    filters = preprocess.FILTERS
+    objectives.check(c)  # The objective's name, and every objective's own settings.
+    filters = FILTERS
     _require(c.input.filter in filters, "input.filter", c.input.filter, ", ".join(filters))
     _require(c.optim.name in ("sgd", "adam"), "optim.name", c.optim.name, "sgd or adam")
     _require(c.optim.learning_rate > 0, "optim.learning_rate", c.optim.learning_rate, "positive")
@@ -85,10 +64,10 @@ def check_config(c: ConfigDict) -> None:
     )
     _require(c.eval.knn_k > 0, "eval.knn_k", c.eval.knn_k, "a positive integer")
     _require(
-        set(c.eval.protocols) <= set(evaluation.PROTOCOLS),
+        set(c.eval.protocols) <= set(PROTOCOLS),
         "eval.protocols",
         tuple(c.eval.protocols),
-        f"a tuple of {', '.join(evaluation.PROTOCOLS)}",
+        f"a tuple of {', '.join(PROTOCOLS)}",
     )
     every = c.eval.monitor_every_epochs
     _require(every >= 0, "eval.monitor_every_epochs", every, "0 (never) or a positive integer")
@@ -154,53 +133,3 @@ def check_resume_config(saved: dict, config: ConfigDict, workdir: str) -> None:
             f"--workdir={workdir} holds a run with another config ({diffs}); set these back "
             "to resume it, or pass a new --workdir."
         )
-
-
-def _check_multi_crop(c: ConfigDict) -> None:
-    """SwAV's small crops: how many, their size and area, and an encoder that takes them."""
-    for key in ("small_crops", "small_crop_size"):
-        value = c.swav[key]
-        _require(value >= 0, f"swav.{key}", value, "0 (none, or the default) or a positive integer")
-    low, high = c.swav.small_crop_scale
-    _require(
-        0 < low <= high <= 1,
-        "swav.small_crop_scale",
-        (low, high),
-        "(low, high), 0 < low <= high <= 1",
-    )
-    flattened = c.model.encoder == "alexnet_bn" or (
-        c.model.encoder == "small_convnet" and c.model.pool == "flatten"
-    )
-    if c.objective == "swav" and c.swav.small_crops and flattened:
-        raise UserError(
-            f"--config.swav.small_crops={c.swav.small_crops} needs features of one width at "
-            f"every crop size, but model.encoder={c.model.encoder!r} flattens its last feature "
-            "map: add --config.model.pool=avg (the small convnet), use a ResNet, or set "
-            "--config.swav.small_crops=0."
-        )
-
-
-def _check_objective_settings(c: ConfigDict) -> None:
-    """The successors' settings (natjax.objectives), whichever objective runs."""
-    temperatures = ("simclr.temperature", "instdisc.temperature", "moco.temperature")
-    for key in (*temperatures, "swav.temperature", "swav.epsilon"):
-        section, name = key.split(".")
-        _require(c[section][name] > 0, key, c[section][name], "positive")
-    for key in ("instdisc.momentum", "byol.momentum", "moco.momentum"):
-        section, name = key.split(".")
-        _require(0 <= c[section][name] < 1, key, c[section][name], "in [0, 1)")
-    schedule, schedules = c.byol.momentum_schedule, byol.SCHEDULES
-    _require(schedule in schedules, "byol.momentum_schedule", schedule, " or ".join(schedules))
-    sizes = ("simsiam.predictor_width", "byol.predictor_width", "moco.queue_size")
-    m = c.instdisc.nce_negatives
-    _require(m >= 0, "instdisc.nce_negatives", m, "0 (the full softmax) or a positive integer")
-    q = c.swav.queue_size
-    _require(q >= 0, "swav.queue_size", q, "0 (no queue) or a positive integer")
-    _check_multi_crop(c)
-    pca = c.deepcluster.pca_dim
-    _require(pca >= 0, "deepcluster.pca_dim", pca, "0 (no whitening) or a positive integer")
-    clusters = ("clusters", "kmeans_iterations", "refresh_every")
-    clusters = tuple(f"deepcluster.{name}" for name in clusters)
-    for key in (*sizes, "swav.prototypes", "swav.sinkhorn_iterations", *clusters):
-        section, name = key.split(".")
-        _require(c[section][name] > 0, key, c[section][name], "a positive integer")

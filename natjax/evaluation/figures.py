@@ -9,7 +9,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from sklearn.manifold import TSNE
 
-from natjax import features, monitor, preprocess
+from natjax.evaluation.metrics import read_metrics
+from natjax.evaluation.monitor import monitor_subsets
+from natjax.models import features, filters
 
 MAP_POINTS = 2000  # Test images in the t-SNE map.
 
@@ -23,7 +25,7 @@ def _save(fig: Figure, workdir: str, name: str) -> str:
 
 def training_curves(workdir: str) -> str | None:
     """Loss, share of changed targets per re-assignment and kNN top-1 against the step."""
-    series = monitor.read_metrics(workdir)
+    series = read_metrics(workdir)
     names = [n for n in ("loss", "changed_fraction", "knn_top1") if n in series]
     if not names:
         return None
@@ -73,9 +75,9 @@ def input_filters(input_filter: str) -> list[np.ndarray]:
     """The fixed 2-D filters between the grayscale image and each input channel of the encoder
     (the high-pass one applies to every channel alike)."""
     if input_filter == "sobel":
-        return [preprocess.SOBEL_X, preprocess.SOBEL_X.T]
+        return [filters.SOBEL_X, filters.SOBEL_X.T]
     if input_filter == "highpass":
-        return [preprocess.HIGHPASS]
+        return [filters.HIGHPASS]
     return [np.ones((1, 1), np.float32)]
 
 
@@ -86,14 +88,14 @@ def first_layer_filters(
     with the fixed input filter of each channel it sees."""
     kernel = np.asarray(params["encoder"]["Conv_0"]["kernel"], np.float32)  # [kh, kw, in, out]
     fixed = input_filters(input_filter)
-    filters = []
+    composed = []
     for f in range(min(kernel.shape[-1], max_filters)):
         channels = range(kernel.shape[2])
-        filters.append(sum(compose(kernel[:, :, c, f], fixed[c % len(fixed)]) for c in channels))
+        composed.append(sum(compose(kernel[:, :, c, f], fixed[c % len(fixed)]) for c in channels))
     cols = 8
-    rows = -(-len(filters) // cols)
+    rows = -(-len(composed) // cols)
     fig = Figure(figsize=(cols, rows), layout="constrained")
-    for ax, filt in zip(fig.subplots(rows, cols, squeeze=False).flat, filters, strict=False):
+    for ax, filt in zip(fig.subplots(rows, cols, squeeze=False).flat, composed, strict=False):
         ax.imshow(filt, cmap="gray")
     for ax in fig.axes:
         ax.axis("off")
@@ -117,7 +119,7 @@ def feature_map(workdir: str, feats: np.ndarray, labels: np.ndarray, seed: int =
 def draw_all(workdir: str, config, model, variables: dict, dataset, crop_size: int) -> dict:
     """Every picture of the run; returns `{name: path relative to workdir}`."""
     encode_fn = features.make_encode_fn(model, crop_size)
-    bank, _ = monitor.monitor_subsets(config, dataset)  # Random: folders are class by class.
+    bank, _ = monitor_subsets(config, dataset)  # Random: folders are class by class.
     queries = dataset.test.sample(8, config.seed).images
     shown = dataset.test.sample(MAP_POINTS, config.seed)
     batch = config.eval.batch_size

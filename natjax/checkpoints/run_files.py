@@ -1,29 +1,24 @@
-"""An encoder as a standalone artifact: `export` writes it, `load_encoder` reads it back.
-
-An export holds `encoder/` (an Orbax checkpoint of params and batch-norm statistics),
-`config.json` and `run.json`; loading it needs no training code or training state.
-"""
+"""The files of a workdir (and of an export) beside its checkpoints: `config.json` (the run's
+config as run) and `run.json` (facts of the data it saw), written when a run starts and read by
+everything that rebuilds its model: resume, evaluation, export and `load_encoder`. A config saved
+by an older natjax reads with the keys added since at the values it ran with
+(`upgrade_config`)."""
 
 import functools
 import json
 import os
-import shutil
-from collections.abc import Callable
 
 import jax
 import ml_collections
-import numpy as np
-import orbax.checkpoint as ocp
 
-from natjax import checkpointing, features
 from natjax.errors import UserError
 from natjax.models import create_model
-from natjax.preprocess import model_input_shape
-from natjax.state import init_variables
+from natjax.objectives import default_settings
+from natjax.objectives.state import init_variables
+from natjax.views import model_input_shape
 
-_ENCODER_DIR = "encoder"
-_CONFIG_FILE = "config.json"
-_RUN_FILE = "run.json"  # Facts of the data the run saw, e.g. {"image_shape": [28, 28, 1]}.
+CONFIG_FILE = "config.json"
+RUN_FILE = "run.json"  # Facts of the data the run saw, e.g. {"image_shape": [28, 28, 1]}.
 
 
 def _read_json(directory: str, name: str) -> dict:
@@ -92,7 +87,8 @@ _ADDED_KEYS = (
 
 def upgrade_config(saved: dict) -> dict:
     """A saved run's config with the keys later versions read: `_ADDED_KEYS` at their old
-    values, and `input.sobel` (true/false) as `input.filter` (sobel/raw)."""
+    values, `input.sobel` (true/false) as `input.filter` (sobel/raw), `eval.linear` from the
+    keys that held it, and the settings of objectives added since at their defaults."""
     saved = json.loads(json.dumps(saved))  # A deep copy.
     if "sobel" in saved.get("input", {}):
         saved["input"]["filter"] = "sobel" if saved["input"].pop("sobel") else "raw"
@@ -102,12 +98,26 @@ def upgrade_config(saved: dict) -> dict:
         for part in path:
             node = node.setdefault(part, {})
         node.setdefault(last, value)
+    _upgrade_eval(saved.setdefault("eval", {}))
+    for name, section in default_settings().items():  # Objectives added later: never run.
+        saved.setdefault(name, section.to_dict())
     return saved
 
 
+def _upgrade_eval(saved_eval: dict) -> None:
+    """`eval.linear` from the settings that held it before (`eval.minibatch`, `eval.probe_l2`):
+    the one linear probe's minibatch schedule and penalty."""
+    if "linear" not in saved_eval:
+        minibatch = saved_eval.get(
+            "minibatch", {"epochs": 5, "batch_size": 256, "learning_rate": 1e-2}
+        )
+        saved_eval["linear"] = {**minibatch, "l2": saved_eval.get("probe_l2", 1e-4)}
+
+
 def read_run(directory: str) -> tuple[ml_collections.ConfigDict, tuple[int, ...]]:
-    config = ml_collections.ConfigDict(upgrade_config(_read_json(directory, _CONFIG_FILE)))
-    return config, tuple(_read_json(directory, _RUN_FILE)["image_shape"])
+    """The run's config (upgraded) and the shape of the images it saw."""
+    config = ml_collections.ConfigDict(upgrade_config(_read_json(directory, CONFIG_FILE)))
+    return config, tuple(_read_json(directory, RUN_FILE)["image_shape"])
 
 
 def abstract_variables(config: ml_collections.ConfigDict, image_shape) -> dict:
@@ -120,42 +130,32 @@ def abstract_variables(config: ml_collections.ConfigDict, image_shape) -> dict:
     return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes)
 
 
-def export(workdir: str, out: str, step: int | None = None) -> str:
-    """Writes the encoder of `workdir` (latest checkpoint, or `step`) to `out`; returns `out`."""
-    config, image_shape = read_run(workdir)
-    variables = checkpointing.restore_model(workdir, step, abstract_variables(config, image_shape))
-    out = os.path.abspath(out)
-    if os.path.exists(os.path.join(out, _ENCODER_DIR)):
-        raise UserError(f"{out} already holds an export; choose another --out or delete it.")
-    os.makedirs(out, exist_ok=True)
-    with ocp.StandardCheckpointer() as ckptr:
-        ckptr.save(os.path.join(out, _ENCODER_DIR), variables)
-    for name in (_CONFIG_FILE, _RUN_FILE):
-        shutil.copy(os.path.join(workdir, name), os.path.join(out, name))
-    return out
+def write_run(workdir: str, config: ml_collections.ConfigDict, dataset) -> None:
+    """Creates `workdir` with `config.json` and `run.json` (process 0 writes them)."""
+    facts = {
+        "image_shape": list(dataset.image_shape),
+        "num_classes": dataset.num_classes,
+        "num_train_examples": len(dataset.train),
+    }
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        if jax.process_index() == 0:
+            with open(os.path.join(workdir, CONFIG_FILE), "w") as f:
+                f.write(config.to_json_best_effort(indent=2))
+            with open(os.path.join(workdir, RUN_FILE), "w") as f:
+                json.dump(facts, f, indent=2)
+    except OSError as e:
+        raise UserError(
+            f"Cannot write to --workdir={workdir} ({e.strerror}); pass a writable directory."
+        ) from e
 
 
-def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np.ndarray]:
-    """`encode(images)`: uint8 `[N, H, W, C]` to float32 features `[N, D]`, from an export."""
-    config, image_shape = read_run(path)
-    with ocp.StandardCheckpointer() as ckptr:
-        try:
-            variables = ckptr.restore(
-                os.path.join(os.path.abspath(path), _ENCODER_DIR),
-                abstract_variables(config, image_shape),
-            )
-        except (FileNotFoundError, ValueError) as e:
-            raise UserError(f"{path} holds no readable encoder ({e}); export it again.") from e
-    crop = model_input_shape(image_shape, config.input.crop_size)[0]
-    encode_fn = features.make_encode_fn(create_model(config), crop)  # Compiled on first call.
-
-    def encode(images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images)
-        if images.dtype != np.uint8 or images.shape[1:] != image_shape:
-            expected = ", ".join(map(str, image_shape))
-            raise ValueError(
-                f"encode takes uint8 images [N, {expected}]; got {images.dtype} {images.shape}."
-            )
-        return features.extract(encode_fn, variables, images, batch_size)
-
-    return encode
+def saved_config(workdir: str) -> dict | None:
+    """The upgraded `config.json` of a workdir that holds checkpoints, else None. Plain file
+    reads: every host decides alike, and no host starts an Orbax collective the others do not
+    join."""
+    path = os.path.join(workdir, CONFIG_FILE)
+    if not (os.path.isdir(os.path.join(workdir, "checkpoints")) and os.path.exists(path)):
+        return None
+    with open(path) as f:
+        return upgrade_config(json.load(f))

@@ -21,11 +21,18 @@ def make_mesh(devices=None) -> Mesh:
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
+    """Rows split along the `data` axis."""
     return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
 
 
-def state_sharding(mesh: Mesh) -> NamedSharding:
+def replicated(mesh: Mesh) -> NamedSharding:
+    """A whole copy on every device."""
     return NamedSharding(mesh, PartitionSpec())
+
+
+def state_sharding(mesh: Mesh) -> NamedSharding:
+    """The train state's: replicated (FSDP would change this alone)."""
+    return replicated(mesh)
 
 
 def check_batch_size(batch_size: int, mesh: Mesh) -> None:
@@ -61,3 +68,8 @@ def to_local(tree):
     """A replicated (possibly multi-host) pytree as host numpy arrays, e.g. for evaluation,
     which every process runs on its own devices."""
     return jax.tree.map(lambda x: np.asarray(x.addressable_data(0)), tree)
+
+
+def chunk_size(batch_size: int, devices: int) -> int:
+    """`batch_size` rounded up to a multiple of the device count: a batch that splits evenly."""
+    return -(-batch_size // devices) * devices

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import optax
 
 from natjax.models import NATModel
+from natjax.objectives.base import OPT_STATE, PARAMS
 
 
 class TrainState(flax.struct.PyTreeNode):
@@ -56,8 +57,8 @@ def create_train_state(
     if init_extra is not None:
         key = jax.random.fold_in(init_rng, 1)
         extra = init_extra(key, num_examples, variables["params"])
-    if "params" in extra:
-        extra = {**extra, "opt_state": tx.init(extra["params"])}
+    if PARAMS in extra:
+        extra = {**extra, OPT_STATE: tx.init(extra[PARAMS])}
     return TrainState(
         step=jnp.zeros((), jnp.int32),
         params=variables["params"],

@@ -5,7 +5,9 @@ Each variant is the base config with a few keys changed; it trains and is evalua
 variant with a `summary.json` is read back, one with checkpoints resumes). The baselines (the
 base config's encoder at random initialisation, raw pixels) are evaluated under the same
 protocols into `WORKDIR/baselines.json`; the supervised variants train the same encoder with
-labels, the upper bound. Results go to `WORKDIR/ablation.json` and `WORKDIR/ablation.md`.
+labels, the upper bound, and every other registered objective has a variant of its own (its
+recipe applied, except the keys the user set). Results go to `WORKDIR/ablation.json` and
+`WORKDIR/ablation.md`.
 """
 
 import dataclasses
@@ -16,8 +18,9 @@ from collections.abc import Callable
 import jax
 from ml_collections import ConfigDict
 
-from natjax import evaluation, train
+from natjax import evaluation, objectives
 from natjax.errors import UserError
+from natjax.training.job import train_and_evaluate
 
 PROTOCOLS = ("linear", "mlp", "knn")  # What every variant is evaluated with.
 COLUMNS = (
@@ -35,12 +38,13 @@ class Variant:
     name: str  # Its directory under the ablation's workdir.
     label: str  # Its row in the table.
     change: Callable[[ConfigDict], None] = lambda c: None
+    keys: tuple[str, ...] = ()  # The dotted keys `change` sets (the recipe leaves them be).
 
 
-def _set(**changes) -> Callable[[ConfigDict], None]:
-    """Sets dotted keys, given with `__` for the dots (`nat__targets="discrete"`)."""
+def _variant(name: str, label: str, **changes) -> Variant:
+    """A variant setting dotted keys, given with `__` for the dots (`nat__targets="discrete"`)."""
     flat = {key.replace("__", "."): value for key, value in changes.items()}
-    return lambda c: c.update_from_flattened_dict(flat)
+    return Variant(name, label, lambda c: c.update_from_flattened_dict(flat), tuple(flat))
 
 
 def _scale_epochs(factor: float) -> Callable[[ConfigDict], None]:
@@ -50,73 +54,76 @@ def _scale_epochs(factor: float) -> Callable[[ConfigDict], None]:
     return change
 
 
-VARIANTS = (
+# The paper's ablations of NAT, and the supervised upper bound on three inputs.
+_ABLATIONS = (
     Variant("nat", "NAT (the base config)"),
-    Variant("reassign_never", "re-assign never", _set(nat__reassign_every=0)),
-    Variant("reassign_1", "re-assign every epoch", _set(nat__reassign_every=1)),
-    Variant("reassign_10", "re-assign every 10 epochs", _set(nat__reassign_every=10)),
-    Variant("discrete", "discrete targets (one-hot)", _set(nat__targets="discrete")),
-    Variant("raw", "raw input", _set(input__filter="raw")),
-    Variant("highpass", "high-pass input", _set(input__filter="highpass")),
-    Variant("epochs_half", "half the epochs", _scale_epochs(0.5)),
-    Variant("epochs_double", "twice the epochs", _scale_epochs(2.0)),
+    _variant("reassign_never", "re-assign never", nat__reassign_every=0),
+    _variant("reassign_1", "re-assign every epoch", nat__reassign_every=1),
+    _variant("reassign_10", "re-assign every 10 epochs", nat__reassign_every=10),
+    _variant("discrete", "discrete targets (one-hot)", nat__targets="discrete"),
+    _variant("raw", "raw input", input__filter="raw"),
+    _variant("highpass", "high-pass input", input__filter="highpass"),
+    Variant("epochs_half", "half the epochs", _scale_epochs(0.5), ("num_epochs",)),
+    Variant("epochs_double", "twice the epochs", _scale_epochs(2.0), ("num_epochs",)),
     # Not one of the paper's: the mixed-precision option's effect on what is learnt.
-    Variant("bfloat16", "bfloat16 compute", _set(model__dtype="bfloat16")),
-    Variant("supervised", "supervised (labels)", _set(objective="supervised")),
-    Variant(
-        "supervised_raw",
-        "supervised, raw input",
-        _set(objective="supervised", input__filter="raw"),
+    _variant("bfloat16", "bfloat16 compute", model__dtype="bfloat16"),
+    _variant("supervised", "supervised (labels)", objective="supervised"),
+    _variant(
+        "supervised_raw", "supervised, raw input", objective="supervised", input__filter="raw"
     ),
-    Variant(
+    _variant(
         "supervised_highpass",
         "supervised, high-pass input",
-        _set(objective="supervised", input__filter="highpass"),
-    ),
-    # NAT's successors on the same encoder, input, optimizer and schedule (natjax.objectives).
-    Variant("simclr", "SimCLR (two strong views, NT-Xent)", _set(objective="simclr")),
-    Variant("rotation", "RotNet (rotation prediction)", _set(objective="rotation")),
-    Variant("instdisc", "InstDisc (memory bank, full softmax)", _set(objective="instdisc")),
-    Variant("simsiam", "SimSiam (predictor, stop-gradient)", _set(objective="simsiam")),
-    Variant("byol", "BYOL (predictor, momentum target)", _set(objective="byol")),
-    Variant("moco", "MoCo v2 (momentum target, queue)", _set(objective="moco")),
-    Variant("swav", "SwAV (prototypes, Sinkhorn, swapped prediction)", _set(objective="swav")),
-    Variant(
-        "deepcluster",
-        "DeepCluster (k-means pseudo-labels each epoch)",
-        _set(objective="deepcluster"),
+        objective="supervised",
+        input__filter="highpass",
     ),
 )
-BASE = VARIANTS[0].name
+
+
+def variants() -> tuple[Variant, ...]:
+    """The ablations, then one variant per other registered objective: NAT's successors on the
+    same encoder, input, optimizer and schedule (`natjax.objectives`), in the registry's order."""
+    own = {v.name for v in _ABLATIONS}
+    successors = tuple(
+        _variant(spec.name, spec.label, objective=spec.name)
+        for spec in objectives.REGISTRY.values()
+        if spec.name not in own
+    )
+    return _ABLATIONS + successors
+
+
+BASE = _ABLATIONS[0].name
 
 
 def select(names: list[str] | None) -> tuple[Variant, ...]:
     """The variants named (all by default), in the table's order."""
-    known = {v.name for v in VARIANTS}
+    every = variants()
+    known = {v.name for v in every}
     unknown = sorted(set(names or ()) - known)
     if unknown:
         raise UserError(
             f"unknown --variants {', '.join(unknown)}; use any of {', '.join(sorted(known))}."
         )
-    return tuple(v for v in VARIANTS if names is None or v.name in names)
+    return tuple(v for v in every if names is None or v.name in names)
 
 
-def variant_config(base: ConfigDict, variant: Variant) -> ConfigDict:
-    """The base config with the variant's changes, evaluated under PROTOCOLS."""
+def variant_config(base: ConfigDict, variant: Variant, user_keys=()) -> ConfigDict:
+    """The base config with the variant's changes and its objective's recipe (except the keys
+    the variant or the user set), evaluated under PROTOCOLS."""
     config = base.copy_and_resolve_references()
     variant.change(config)
     config.eval.protocols = PROTOCOLS
-    return config
+    return objectives.apply_recipe(config, (*variant.keys, *user_keys))
 
 
-def run_variant(base: ConfigDict, variant: Variant, workdir: str) -> dict:
+def run_variant(base: ConfigDict, variant: Variant, workdir: str, user_keys=()) -> dict:
     """The variant's summary: read back when it finished before, else trained (or resumed)."""
     directory = os.path.join(workdir, variant.name)
     done = os.path.join(directory, "summary.json")
     if os.path.exists(done):
         with open(done) as f:
             return json.load(f)
-    return train.train_and_evaluate(variant_config(base, variant), directory)
+    return train_and_evaluate(variant_config(base, variant, user_keys), directory)
 
 
 def run_baselines(base: ConfigDict, workdir: str) -> dict:
@@ -138,8 +145,8 @@ def _row(label: str, summary: dict) -> dict:
 
 
 def rows(summaries: dict[str, dict], baselines: dict) -> list[dict]:
-    """One row per variant in VARIANTS' order, then one per baseline."""
-    out = [_row(v.label, summaries[v.name]) for v in VARIANTS if v.name in summaries]
+    """One row per variant in `variants()`' order, then one per baseline."""
+    out = [_row(v.label, summaries[v.name]) for v in variants() if v.name in summaries]
     for name, label in (("random_init", "random-init encoder"), ("raw_pixels", "raw pixels")):
         prefix = f"baseline_{name}_"
         if any(key.startswith(prefix) for key in baselines):
@@ -171,10 +178,13 @@ def format_table(table: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def ablate(base: ConfigDict, workdir: str, names: list[str] | None = None) -> list[dict]:
-    """Runs the variants named (default: all) of `base` under `workdir`; writes and returns the
+def ablate(
+    base: ConfigDict, workdir: str, names: list[str] | None = None, user_keys=()
+) -> list[dict]:
+    """Runs the variants named (default: all) of `base` under `workdir`, each objective with its
+    recipe except for `user_keys` (the keys set on the command line); writes and returns the
     table's rows."""
-    summaries = {v.name: run_variant(base, v, workdir) for v in select(names)}
+    summaries = {v.name: run_variant(base, v, workdir, user_keys) for v in select(names)}
     table = rows(summaries, run_baselines(base, workdir))
     if jax.process_index() == 0:
         with open(os.path.join(workdir, "ablation.json"), "w") as f:

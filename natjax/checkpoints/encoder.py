@@ -1,0 +1,61 @@
+"""An encoder as a standalone artifact: `export` writes it, `load_encoder` reads it back.
+
+An export holds `encoder/` (an Orbax checkpoint of params and batch-norm statistics),
+`config.json` and `run.json`; loading it needs no training code or training state.
+"""
+
+import os
+import shutil
+from collections.abc import Callable
+
+import numpy as np
+import orbax.checkpoint as ocp
+
+from natjax.checkpoints import train_state
+from natjax.checkpoints.run_files import CONFIG_FILE, RUN_FILE, abstract_variables, read_run
+from natjax.errors import UserError
+from natjax.models import create_model, features
+from natjax.views import model_input_shape
+
+_ENCODER_DIR = "encoder"
+
+
+def export(workdir: str, out: str, step: int | None = None) -> str:
+    """Writes the encoder of `workdir` (latest checkpoint, or `step`) to `out`; returns `out`."""
+    config, image_shape = read_run(workdir)
+    variables = train_state.restore_model(workdir, step, abstract_variables(config, image_shape))
+    out = os.path.abspath(out)
+    if os.path.exists(os.path.join(out, _ENCODER_DIR)):
+        raise UserError(f"{out} already holds an export; choose another --out or delete it.")
+    os.makedirs(out, exist_ok=True)
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save(os.path.join(out, _ENCODER_DIR), variables)
+    for name in (CONFIG_FILE, RUN_FILE):
+        shutil.copy(os.path.join(workdir, name), os.path.join(out, name))
+    return out
+
+
+def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np.ndarray]:
+    """`encode(images)`: uint8 `[N, H, W, C]` to float32 features `[N, D]`, from an export."""
+    config, image_shape = read_run(path)
+    with ocp.StandardCheckpointer() as ckptr:
+        try:
+            variables = ckptr.restore(
+                os.path.join(os.path.abspath(path), _ENCODER_DIR),
+                abstract_variables(config, image_shape),
+            )
+        except (FileNotFoundError, ValueError) as e:
+            raise UserError(f"{path} holds no readable encoder ({e}); export it again.") from e
+    crop = model_input_shape(image_shape, config.input.crop_size)[0]
+    encode_fn = features.make_encode_fn(create_model(config), crop)  # Compiled on first call.
+
+    def encode(images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.shape[1:] != image_shape:
+            expected = ", ".join(map(str, image_shape))
+            raise ValueError(
+                f"encode takes uint8 images [N, {expected}]; got {images.dtype} {images.shape}."
+            )
+        return features.extract(encode_fn, variables, images, batch_size)
+
+    return encode

@@ -1,0 +1,46 @@
+"""What the command-line front-ends share: flag parsing that names an unknown `--config.KEY`
+in one sentence, the keys a user set, and the one way a command reports a user's mistake.
+Defines no flags itself."""
+
+import sys
+from collections.abc import Callable
+
+from absl import flags, logging
+from ml_collections import config_flags
+
+from natjax.errors import Preempted, UserError
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's parsing, with an unknown `--config.KEY` told in one sentence instead of a trace."""
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError) as e:
+        key = str(e).strip("\"'")
+        bad = [a for a in argv if a.startswith("--config.") and key in a.split("=")[0]]
+        where = f" in {bad[0]}" if bad else ""
+        print(
+            f"natjax: error: the config has no key {key!r}{where}; the keys are those of "
+            "the config file (e.g. configs/nat.py).",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+
+
+def user_keys(name: str = "config") -> tuple[str, ...]:
+    """The dotted config keys set on the command line (`--config.KEY=...`)."""
+    return tuple(config_flags.get_override_values(flags.FLAGS[name]))
+
+
+def run_command(prog: str, fn: Callable[[], None]) -> None:
+    """Runs `fn`; a UserError is one sentence on stderr and exit status 2, a preemption its
+    own sentence and `Preempted.EXIT_CODE`."""
+    logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
+    try:
+        fn()
+    except UserError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except Preempted as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        sys.exit(Preempted.EXIT_CODE)

@@ -1,0 +1,26 @@
+"""A run's results: written as JSON under the workdir, and printed as a table."""
+
+import json
+import os
+
+import jax
+
+
+def write_results(workdir: str, step: int, results: dict) -> str:
+    """`DIR/eval/step_STEP.json` (process 0 only); returns its path."""
+    path = os.path.join(workdir, "eval", f"step_{step}.json")
+    if jax.process_index() == 0:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump({"step": step, **results}, f, indent=2)
+    return path
+
+
+def format_results(title: str, results: dict) -> str:
+    """`title`, then the results as an aligned two-column table (floats to 4 decimals)."""
+    width = max(map(len, results))
+    lines = [
+        f"{k:<{width}}  {v:.4f}" if isinstance(v, float) else f"{k:<{width}}  {v}"
+        for k, v in results.items()
+    ]
+    return "\n".join([title, *lines])
