@@ -1,11 +1,12 @@
-"""`python -m natjax.bench NAME [--json OUT] [--only A,B]`."""
+"""`python -m natjax.bench NAME [--json OUT] [--only A,B]`: the benchmarks, each a module of
+`natjax.bench` with `run(...) -> rows` and `format_table(rows)`."""
 
 import argparse
 import functools
 import json
 import os
 
-from natjax.bench import assignment, decode, input_pipeline, kernel, scaling, step
+from natjax.bench import assignment, decode, input_pipeline, kernel, probes, scaling, step
 from natjax.bench.timing import machine
 
 BENCHMARKS = {
@@ -13,6 +14,7 @@ BENCHMARKS = {
     "decode": decode,
     "input": input_pipeline,
     "kernel": kernel,
+    "probes": probes,
     "scaling": scaling,
     "step": step,
 }
@@ -31,6 +33,7 @@ _ARGUMENT = {
     "decode": "workers",
     "input": "presets",
     "kernel": "sizes",
+    "probes": "protocols",
     "scaling": "batches",
     "step": "encoders",
 }
@@ -38,7 +41,7 @@ _ARGUMENT = {
 
 def _subset(only: str, name: str) -> tuple:
     items = only.split(",")
-    return tuple(items) if name in ("step", "input") else tuple(int(i) for i in items)
+    return tuple(items) if name in ("step", "input", "probes") else tuple(int(i) for i in items)
 
 
 def _objectives(names: str, parser: argparse.ArgumentParser) -> tuple[str, ...]:
@@ -59,7 +62,7 @@ def _assignment_kwargs(args) -> dict:
     return {
         "scores": tuple(args.scores.split(",")),
         "variants": tuple(args.variants.split(",")) if args.variants else None,
-        "preset": args.preset,
+        "preset": args.preset or "default",
         "data_source": args.data,
         "workdir": args.workdir,
         "sweep": args.sweep,
@@ -73,8 +76,8 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="Comma-separated subset: sizes (assignment, kernel), encoders (step), presets "
-        "(input), decoding threads (decode) or global batches (scaling); default: all of the "
-        "benchmark's own.",
+        "(input), decoding threads (decode), global batches (scaling) or protocols (probes: "
+        "linear, mlp, knn); default: all of the benchmark's own (probes: linear).",
     )
     parser.add_argument(
         "--dtype",
@@ -109,11 +112,14 @@ def main() -> None:
         "(default: this backend's).",
     )
     parser.add_argument(
-        "--preset", default="default", help="assignment only: the encoder and data of nat_init."
+        "--preset",
+        help="assignment: the encoder and data of nat_init (default: default); probes: the "
+        "encoder and data (default: cifar10_cpu).",
     )
     parser.add_argument(
         "--data",
-        help="assignment: the NAT families' data.source (e.g. idx:DIR); input: the presets'.",
+        help="assignment: the NAT families' data.source (e.g. idx:DIR); input and probes: the "
+        "presets'.",
     )
     parser.add_argument(
         "--workdir", help="assignment only: a trained run, for the nat_trained scores."
@@ -141,8 +147,10 @@ def main() -> None:
             kwargs["names"] = _objectives(args.objectives, parser)
     if args.name == "assignment":
         kwargs = _assignment_kwargs(args)
-    if args.name == "input" and args.data:
+    if args.name in ("input", "probes") and args.data:
         kwargs["data_source"] = args.data
+    if args.name == "probes" and args.preset:
+        kwargs["preset"] = args.preset
     if args.json and args.name in ("assignment", "step"):
         # Written after every case, so a run stopped early keeps what it has.
         kwargs["report"] = functools.partial(_write_json, args.json, args.name)

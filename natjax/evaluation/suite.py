@@ -68,7 +68,7 @@ def evaluate(
     return results
 
 
-def _initial(config: ConfigDict, model: NATModel, dataset: Dataset) -> tuple[dict, int]:
+def initial_variables(config: ConfigDict, model: NATModel, dataset: Dataset) -> tuple[dict, int]:
     """The run's step-0 variables and its evaluation crop."""
     input_shape = model_input_shape(dataset.image_shape, config.input.crop_size)
     return init_variables(model, split_seed(config.seed)[0], input_shape), input_shape[0]
@@ -78,7 +78,7 @@ def evaluate_model(config, model, variables, dataset, protocols=None) -> dict:
     """`evaluate` with the run's own views and random-init baseline, under `protocols`
     (default: the config's `eval.protocols`)."""
     protocols = tuple(config.eval.protocols) if protocols is None else protocols
-    fresh, crop = _initial(config, model, dataset)
+    fresh, crop = initial_variables(config, model, dataset)
     return evaluate(config, model, variables, fresh, dataset, crop, tuple(protocols))
 
 
@@ -86,7 +86,7 @@ def evaluate_baselines(config: ConfigDict, protocols=("linear", "mlp", "knn")) -
     """The baselines of the run `config` describes, without training it."""
     dataset = data.load(config.data)
     model = create_model(config)
-    fresh, crop = _initial(config, model, dataset)
+    fresh, crop = initial_variables(config, model, dataset)
     return baselines.top1s(config, model, fresh, dataset, crop, protocols, None)
 
 
