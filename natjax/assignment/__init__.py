@@ -32,10 +32,22 @@ __all__ = ["METHODS", "AuctionResult", "auction", "solve"]
 
 
 def solve(scores: jax.Array, method: str = "auction") -> jax.Array:
-    """The score-maximising permutation of a square float matrix `[b, b]`: int32 `[b]`.
+    """The score-maximising permutation of a square matrix: row `i` gets column `perm[i]`.
 
-    Non-finite scores raise ValueError when `scores` is concrete; under jit the auction returns
-    the identity for them (see `auction`).
+    Args:
+      scores: float `[b, b]`, finite; NAT's are `z @ c.T`, features against targets.
+      method: one of `METHODS`: "auction" (the default; exact, jittable, one Pallas launch on
+        GPUs), "auction_xla", "auction_pallas", "hungarian" or "scipy" (a host reference).
+
+    Returns:
+      int32 `[b]`, the permutation maximising `sum_i scores[i, perm[i]]`. Jittable and
+      vmappable; non-finite scores raise ValueError when `scores` is concrete, and under jit
+      the auction returns the identity for them (see `auction`).
+
+    >>> import numpy as np
+    >>> scores = np.array([[0.1, 0.9, 0.0], [0.8, 0.2, 0.1], [0.0, 0.3, 0.7]], np.float32)
+    >>> np.asarray(solve(scores)).tolist()
+    [1, 0, 2]
     """
     if scores.ndim != 2 or scores.shape[0] != scores.shape[1]:
         raise ValueError(f"scores must be a square matrix, got shape {scores.shape}.")

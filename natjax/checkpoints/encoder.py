@@ -21,7 +21,16 @@ _ENCODER_DIR = "encoder"
 
 
 def export(workdir: str, out: str, step: int | None = None) -> str:
-    """Writes the encoder of `workdir` (latest checkpoint, or `step`) to `out`; returns `out`."""
+    """Writes the encoder of a run to a standalone directory.
+
+    Args:
+      workdir: the training run's directory.
+      out: where to write the export; it must not hold one already.
+      step: the checkpoint to export (default: the latest).
+
+    Returns:
+      `out`, as an absolute path, for `load_encoder`.
+    """
     config, image_shape = read_run(workdir)
     variables = train_state.restore_model(workdir, step, abstract_variables(config, image_shape))
     out = os.path.abspath(out)
@@ -36,7 +45,21 @@ def export(workdir: str, out: str, step: int | None = None) -> str:
 
 
 def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np.ndarray]:
-    """`encode(images)`: uint8 `[N, H, W, C]` to float32 features `[N, D]`, from an export."""
+    """The encoder of an export (`export`, or `python -m natjax.export`), as a function.
+
+    Args:
+      path: the export's directory (`encoder/`, `config.json`, `run.json`); it needs no
+        training code or state, and restores onto this machine's devices.
+      batch_size: images encoded at a time.
+
+    Returns:
+      `encode(images)`: uint8 `[N, H, W, C]` (the shape of the images the run trained on) to
+      float32 features `[N, D]`, the frozen representation the probes measure; other dtypes or
+      shapes raise ValueError.
+
+    Raises:
+      UserError: `path` is not an export, or its encoder cannot be read.
+    """
     config, image_shape = read_run(path)
     with ocp.StandardCheckpointer() as ckptr:
         try:

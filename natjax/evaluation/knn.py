@@ -9,10 +9,9 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from ml_collections import ConfigDict
 
-from natjax.evaluation.stream import FeatureStream, in_memory
+from natjax.evaluation.stream import FeatureStream, in_memory_form
 from natjax.models.layers import l2_normalize
 from natjax.parallel.sharding import replicated
 
@@ -61,6 +60,11 @@ def top1(
 
     Returns:
       The share of `test` classified right.
+
+    >>> import numpy as np
+    >>> bank = np.array([[1, 0], [0.9, 0.1], [0, 1]], np.float32)
+    >>> top1_in_memory(bank, np.array([0, 0, 1]), bank, np.array([0, 0, 1]), 2, k=1)
+    1.0
     """
     queries = [(l2_normalize(c.x), c.labels, c.valid) for c in test.chunks()]
     qx, qy, qvalid = (jnp.stack(parts) for parts in zip(*queries, strict=True))  # [m, chunk, ...]
@@ -92,21 +96,4 @@ def _merge_top_k(sims, labels, queries, bank, bank_labels, bank_valid, *, gather
     return sims, jnp.take_along_axis(all_labels, idx, -1)
 
 
-def top1_in_memory(
-    train_x: np.ndarray,
-    train_y: np.ndarray,
-    test_x: np.ndarray,
-    test_y: np.ndarray,
-    num_classes: int,
-    *,
-    chunk: int = 1024,
-    **kwargs,
-) -> float:
-    """`top1` of features in host memory (`[n, D]` arrays), served in chunks of `chunk` rows.
-
-    >>> import numpy as np
-    >>> bank = np.array([[1, 0], [0.9, 0.1], [0, 1]], np.float32)
-    >>> top1_in_memory(bank, np.array([0, 0, 1]), bank, np.array([0, 0, 1]), 2, k=1)
-    1.0
-    """
-    return top1(*in_memory(train_x, train_y, test_x, test_y, chunk), num_classes, **kwargs)
+top1_in_memory = in_memory_form(top1)

@@ -4,12 +4,11 @@ few epochs (`natjax.evaluation.classifier`), the same algorithm whether the feat
 in memory or streamed."""
 
 import jax.numpy as jnp
-import numpy as np
 import optax
 from ml_collections import ConfigDict
 
 from natjax.evaluation import classifier
-from natjax.evaluation.stream import FeatureStream, in_memory
+from natjax.evaluation.stream import FeatureStream, in_memory_form
 
 RESULT = "linear_probe_top1"
 
@@ -44,6 +43,12 @@ def top1(
 
     Returns:
       The share of `test` classified right.
+
+    >>> import numpy as np
+    >>> x = np.repeat(np.eye(4, dtype=np.float32), 25, axis=0)  # Four separable classes.
+    >>> y = np.repeat(np.arange(4), 25)
+    >>> top1_in_memory(x, y, x, y, 4, epochs=20)
+    1.0
     """
     params = {"w": jnp.zeros((train.dim, num_classes)), "b": jnp.zeros((num_classes,))}
 
@@ -68,25 +73,7 @@ def top1(
     )
 
 
-def top1_in_memory(
-    train_x: np.ndarray,
-    train_y: np.ndarray,
-    test_x: np.ndarray,
-    test_y: np.ndarray,
-    num_classes: int,
-    *,
-    chunk: int = 1024,
-    **kwargs,
-) -> float:
-    """`top1` of features in host memory (`[n, D]` arrays), served in chunks of `chunk` rows.
-
-    >>> import numpy as np
-    >>> x = np.repeat(np.eye(4, dtype=np.float32), 25, axis=0)  # Four separable classes.
-    >>> y = np.repeat(np.arange(4), 25)
-    >>> top1_in_memory(x, y, x, y, 4, epochs=20)
-    1.0
-    """
-    return top1(*in_memory(train_x, train_y, test_x, test_y, chunk), num_classes, **kwargs)
+top1_in_memory = in_memory_form(top1)
 
 
 def _logits(p, x):

@@ -4,12 +4,11 @@
 streamed."""
 
 import jax
-import numpy as np
 import optax
 from ml_collections import ConfigDict
 
 from natjax.evaluation import classifier
-from natjax.evaluation.stream import FeatureStream, in_memory
+from natjax.evaluation.stream import FeatureStream, in_memory_form
 from natjax.models.layers import init_mlp, mlp
 
 RESULT = "mlp_probe_top1"
@@ -62,15 +61,4 @@ def top1(
     )
 
 
-def top1_in_memory(
-    train_x: np.ndarray,
-    train_y: np.ndarray,
-    test_x: np.ndarray,
-    test_y: np.ndarray,
-    num_classes: int,
-    *,
-    chunk: int = 1024,
-    **kwargs,
-) -> float:
-    """`top1` of features in host memory (`[n, D]` arrays), served in chunks of `chunk` rows."""
-    return top1(*in_memory(train_x, train_y, test_x, test_y, chunk), num_classes, **kwargs)
+top1_in_memory = in_memory_form(top1)

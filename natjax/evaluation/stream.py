@@ -180,6 +180,19 @@ def array_stream(x: np.ndarray, labels: np.ndarray, chunk: int, mesh: Mesh) -> F
     )
 
 
+def in_memory_form(top1: Callable) -> Callable:
+    """A protocol's in-memory form: `top1(train, test, num_classes, **settings)` of two streams,
+    made `top1_in_memory(train_x, train_y, test_x, test_y, num_classes, *, chunk=1024,
+    **settings)` of host arrays `[n, D]` and their labels, served as `in_memory` streams."""
+
+    def top1_in_memory(train_x, train_y, test_x, test_y, num_classes, *, chunk=1024, **settings):
+        streams = in_memory(train_x, train_y, test_x, test_y, chunk)
+        return top1(*streams, num_classes, **settings)
+
+    top1_in_memory.__doc__ = f"`{top1.__module__}.top1` of features held in memory (arrays)."
+    return top1_in_memory
+
+
 def in_memory(train_x, train_y, test_x, test_y, chunk: int = 1024, mesh: Mesh | None = None):
     """Host arrays `[n, D]` and their labels as the `(train, test)` streams a protocol takes:
     `array_stream`s on `mesh` (default: every device), in chunks of `chunk` rows rounded up to
