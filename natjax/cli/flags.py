@@ -27,9 +27,9 @@ def parse_flags(argv: list[str]) -> list[str]:
         sys.exit(2)
 
 
-def user_keys(name: str = "config") -> tuple[str, ...]:
-    """The dotted config keys set on the command line (`--config.KEY=...`)."""
-    return tuple(config_flags.get_override_values(flags.FLAGS[name]))
+def user_keys(name: str = "config", flag_values: flags.FlagValues = flags.FLAGS) -> tuple[str, ...]:
+    """The dotted config keys set on the command line (`--config.KEY=...`), once parsed."""
+    return tuple(config_flags.get_override_values(flag_values[name]))
 
 
 def run_command(prog: str, fn: Callable[[], None]) -> None:
