@@ -1,9 +1,12 @@
+"""The background prefetch (`natjax.data.prefetch`): in order, ahead by a bounded amount,
+errors at their item, and a thread that stops when closed."""
+
 import threading
 import time
 
 import pytest
 
-from natjax.prefetch import prefetch
+from natjax.data.prefetch import prefetch
 
 
 def test_items_come_in_order_transformed():
