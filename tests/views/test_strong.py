@@ -1,10 +1,13 @@
+"""Strong views (`natjax.views.strong`): SimCLR's random resized crops, colour jitter,
+grayscale, blur and solarisation, each a pure function of its key."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from natjax import views
 from natjax.views import ViewSpec
+from natjax.views import strong as views
 
 PLAIN = ViewSpec(min_scale=1.0, jitter_prob=0.0, grayscale_prob=0.0, flip=False)
 
