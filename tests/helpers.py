@@ -6,11 +6,13 @@ import functools
 import gzip
 import json
 import os
+import shutil
 import socket
 import struct
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -66,6 +68,21 @@ def tiny_config(directory: str):
     config.eval.knn_k = 10
     config.eval.linear.update(TINY_LINEAR_PROBE)
     return config
+
+
+class TinyRun(NamedTuple):
+    """A finished tiny run (the `tiny_run` fixture): its config, workdir and summary."""
+
+    config: object
+    workdir: str
+    summary: dict
+
+
+def copy_run(run: TinyRun, tmp_path) -> tuple[str, list[str]]:
+    """A copy of `run`'s workdir to change, and the entries of its `checkpoints/`."""
+    copy = str(tmp_path / "copy")
+    shutil.copytree(run.workdir, copy)
+    return copy, sorted(os.listdir(os.path.join(copy, "checkpoints")))
 
 
 # A NAT step on toy images: 8 x 8 grayscale, a one-stage convnet, SGD with momentum.
@@ -232,3 +249,22 @@ def assert_same_state(a, b) -> None:
     assert assignment_sha256(a.perm) == assignment_sha256(b.perm)
     leaves = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
     assert all(np.array_equal(x, y) for x, y in leaves)
+
+
+def assert_refused(changes: dict, message: str, check) -> None:
+    """`check` (an objective's) and the run's `check_config` both refuse the smoke preset with
+    `changes` (dotted keys) in one sentence holding `message`; without them, both accept it."""
+    import pytest
+
+    from configs.nat import get_config
+    from natjax.errors import UserError
+    from natjax.training.config_checks import check_config
+
+    config = get_config("smoke")
+    check(config)
+    check_config(config)
+    config.update_from_flattened_dict(changes)
+    for fn in (check, check_config):
+        with pytest.raises(UserError) as refused:
+            fn(config)
+        assert message in str(refused.value) and len(str(refused.value).splitlines()) == 1
