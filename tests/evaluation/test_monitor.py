@@ -1,31 +1,16 @@
-import glob
-import json
-import os
+"""The kNN monitor (`natjax.evaluation.monitor`): fair subsets drawn by the run's seed, and on
+the devices the kNN rule's figure on the encoder's features."""
 
 import numpy as np
 import pytest
 
-from natjax import monitor
-
-
-def test_metrics_go_to_jsonl_and_tensorboard_and_a_rewritten_step_keeps_its_last_value(tmp_path):
-    writer = monitor.MetricsWriter(str(tmp_path))
-    writer.write(4, loss=1.5, changed_fraction=0.9)
-    writer.write(8, loss=1.25)
-    writer.write(8, loss=1.0, knn_top1=0.5)  # E.g. recorded again after a resume.
-    writer.close()
-    series = monitor.read_metrics(str(tmp_path))
-    np.testing.assert_array_equal(series["loss"][0], [4, 8])
-    np.testing.assert_array_equal(series["loss"][1], [1.5, 1.0])
-    assert series["knn_top1"][1].tolist() == [0.5]
-    events = glob.glob(os.path.join(tmp_path, "tensorboard", "events.out.tfevents.*"))
-    assert events and os.path.getsize(events[0]) > 0
+from configs.nat import get_config
+from natjax.data import Dataset, Split
+from natjax.evaluation import monitor
+from tests.helpers import ROOT, last_json, python
 
 
 def test_monitor_subsets_are_fair_on_a_split_stored_class_by_class():
-    from configs.nat import get_config
-    from natjax.data import Dataset, Split
-
     labels = np.repeat(np.arange(10), 100).astype(np.int32)  # As image folders are read.
     split = Split(np.arange(1000, dtype=np.int32)[:, None, None, None], labels)  # Pixel = id.
     config = get_config("smoke")
@@ -41,15 +26,17 @@ def test_monitor_subsets_are_fair_on_a_split_stored_class_by_class():
     assert split.sample(0, 0) is split and split.sample(5000, 0) is split
 
 
-MONITOR_VS_PROBE = """
+MONITOR_VS_KNN = """
 import json, sys
 import jax, numpy as np
 sys.path.insert(0, {root!r})
 from configs.nat import get_config
-from natjax import features, monitor, probes, sharding
 from natjax.data import Dataset, Split
-from natjax.models import NATModel, SmallConvNet
-from natjax.state import init_variables
+from natjax.evaluation import knn, monitor
+from natjax.models import NATModel, SmallConvNet, features
+from natjax.objectives.state import init_variables
+from natjax.parallel import sharding
+from tests.evaluation.streams import numpy_knn
 
 rng = np.random.default_rng(0)
 labels = rng.integers(0, 3, 90).astype(np.int32)
@@ -61,28 +48,27 @@ config.eval.update(batch_size=16, knn_k=7, monitor_train_examples=61, monitor_te
 model = NATModel(SmallConvNet((4,)), target_dim=4)
 variables = init_variables(model, jax.random.key(0), (8, 8, 1))
 mesh = sharding.make_mesh()
-knn = monitor.KnnMonitor(config, model, dataset, 8, mesh)
-on_device = knn(jax.device_put(variables, sharding.state_sharding(mesh)))
+on_device = monitor.KnnMonitor(config, model, dataset, 8, mesh)(
+    jax.device_put(variables, sharding.state_sharding(mesh))
+)
 bank, queries = monitor.monitor_subsets(config, dataset)
 encode = features.make_encode_fn(model, 8)
 bank_x = features.extract(encode, variables, bank.images, 16)
 query_x = features.extract(encode, variables, queries.images, 16)
-reference = probes.knn_top1(bank_x, bank.labels, query_x, queries.labels, 3, k=7, temperature=0.07)
-print(json.dumps({{"devices": jax.device_count(), "on_device": on_device, "reference": reference}}))
+protocol = knn.top1_in_memory(bank_x, bank.labels, query_x, queries.labels, 3, k=7)
+reference = numpy_knn(bank_x, bank.labels, query_x, queries.labels, 3, 7)
+print(json.dumps({{"devices": jax.device_count(), "on_device": on_device,
+                  "protocol": protocol, "reference": reference}}))
 """
 
 
 @pytest.mark.parametrize("devices", [1, 4])
-def test_the_on_device_monitor_matches_the_knn_probe_on_extracted_features(devices):
+def test_the_on_device_monitor_matches_the_knn_protocol_on_extracted_features(devices):
     """The bank (61) and queries (29) do not fill whole chunks of 16: the padding must neither
     vote nor count; on 4 devices each chunk is split over the mesh."""
-    from test_scale_out import python
-
-    from conftest import ROOT
-
-    out = python(MONITOR_VS_PROBE.format(root=ROOT), devices)
+    out = python(MONITOR_VS_KNN.format(root=ROOT), devices, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = last_json(out)
     assert result["devices"] == devices
-    assert result["on_device"] == result["reference"]
+    assert result["on_device"] == result["protocol"] == result["reference"]
     assert 0.4 < result["reference"] < 1.0  # The toy classes are separable, the encoder random.
