@@ -1,13 +1,15 @@
-"""Multi-host start-up: when the cluster's environment is used, and the flags' mistakes."""
+"""Multi-host start-up (`natjax.parallel.distributed`): when the cluster's environment is
+used, the flags' mistakes, and a training command that leaves the backends to it."""
 
 import subprocess
 import sys
 
 import pytest
 
-from conftest import ROOT
-from natjax import distributed
+from configs.nat import get_config
 from natjax.errors import UserError
+from natjax.parallel import distributed
+from tests.helpers import ROOT
 
 
 @pytest.mark.parametrize(
@@ -33,10 +35,9 @@ def test_incomplete_flags_are_one_sentence():
 
 
 def test_one_process_agrees_with_itself():
-    from configs.nat import get_config
-
     assert distributed.differing_processes("anything") == []
     distributed.check_same_config(get_config("smoke"))
+    distributed.check_same_assignment("digest")
 
 
 def test_importing_the_training_command_leaves_the_backends_to_jax_distributed():
@@ -49,3 +50,14 @@ def test_importing_the_training_command_leaves_the_backends_to_jax_distributed()
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
+def test_one_process_on_one_machine_joins_nothing(monkeypatch):
+    joined = []
+    monkeypatch.setattr(distributed.jax.distributed, "initialize", lambda *a: joined.append(a))
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    monkeypatch.delenv("TPU_WORKER_HOSTNAMES", raising=False)
+    distributed.initialize(None, None, None)
+    assert joined == []
+    distributed.initialize("localhost:1234", 2, 1)
+    assert joined == [("localhost:1234", 2, 1)]

@@ -3,27 +3,26 @@ processes on localhost joined by jax.distributed, against the single-device run.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
-from test_main import needs_fashion_mnist
 
-from conftest import ROOT
+from tests.helpers import ROOT, free_port, last_json, python
 
 FIRST_STEP = """
 import json, sys
 import jax, numpy as np
 sys.path.insert(0, {root!r})
 from configs.nat import get_config
-from natjax import checkpointing, train
+from natjax import checkpoints, training
+from natjax.parallel import sharding
 config = get_config("smoke")
 config.nat.scope = {scope!r}
-run = train.setup(config, {workdir!r})
-state = train.initial_state(run, checkpointing.create_manager({workdir!r}))
-step = train.compile_step(run)
-batches = [train.sharding.put_batch(r, run.mesh, config.batch_size) for r in train.batches(run, 0)]
+run = training.setup(config, {workdir!r})
+state = training.initial_state(run, checkpoints.create_manager({workdir!r}))
+step = training.compile_step(run)
+batches = [sharding.put_batch(r, run.mesh, config.batch_size) for r in training.batches(run, 0)]
 state, metrics = step(state, batches[0])
 copies = [np.asarray(s.data) for s in state.perm.addressable_shards]
 with jax.transfer_guard("disallow"):  # Nothing goes to the host inside later steps.
@@ -42,21 +41,15 @@ print(json.dumps({{
 """
 
 
-def python(code_or_args, devices: int):
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-    args = ["-c", code_or_args] if isinstance(code_or_args, str) else code_or_args
-    cmd = [sys.executable, *args]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-
-
 def first_step(tmp_path, devices: int, scope: str = "global") -> dict:
     workdir = str(tmp_path / f"first{devices}{scope}")
     out = python(FIRST_STEP.format(root=ROOT, workdir=workdir, scope=scope), devices)
     assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return last_json(out)
 
 
-@needs_fashion_mnist
+@pytest.mark.slow
+@pytest.mark.needs_fashion_mnist
 def test_first_step_assignment_is_the_same_on_eight_devices(tmp_path):
     one, eight = first_step(tmp_path, 1), first_step(tmp_path, 8)
     assert (one["devices"], eight["devices"]) == (1, 8)
@@ -66,7 +59,8 @@ def test_first_step_assignment_is_the_same_on_eight_devices(tmp_path):
     assert eight["loss"] == pytest.approx(one["loss"], rel=1e-4)
 
 
-@needs_fashion_mnist
+@pytest.mark.slow
+@pytest.mark.needs_fashion_mnist
 def test_local_scope_keeps_each_device_slice_to_itself(tmp_path):
     result = first_step(tmp_path, 8, scope="local")
     assert result["copies_equal"]
@@ -91,7 +85,8 @@ def smoke(workdir, devices: int, *extra) -> dict:
     return json.loads((workdir / "summary.json").read_text())
 
 
-@needs_fashion_mnist
+@pytest.mark.slow
+@pytest.mark.needs_fashion_mnist
 def test_smoke_run_on_eight_devices_matches_one_device(tmp_path):
     one = smoke(tmp_path / "one", 1)
     eight = smoke(tmp_path / "eight", 8)
@@ -128,13 +123,8 @@ def launch_two(tmp_path, *extra_by_process):
     return procs, [p.communicate(timeout=900) for p in procs]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
-
-
-@needs_fashion_mnist
+@pytest.mark.slow
+@pytest.mark.needs_fashion_mnist
 def test_two_processes_on_localhost_run_the_smoke_preset(tmp_path):
     procs, outs = launch_two(tmp_path, [], [])
     for p, (_, err) in zip(procs, outs, strict=True):
@@ -148,12 +138,12 @@ def test_two_processes_on_localhost_run_the_smoke_preset(tmp_path):
 
     # The 4-device, 2-host checkpoint resumes here, on one device, at its last step.
     from configs.nat import get_config
-    from natjax import checkpointing, train
+    from natjax import checkpoints, training
 
-    run = train.setup(get_config("smoke"), str(tmp_path))
-    state = train.initial_state(run, checkpointing.create_manager(str(tmp_path), create=False))
+    run = training.setup(get_config("smoke"), str(tmp_path))
+    state = training.initial_state(run, checkpoints.create_manager(str(tmp_path), create=False))
     assert int(state.step) == 32
-    assert train.assignment_sha256(state.perm) == summary["assignment_sha256"]
+    assert training.assignment_sha256(state.perm) == summary["assignment_sha256"]
     # And its encoder exports and loads here too (a pod checkpoint opens on a laptop).
     import natjax
 
@@ -161,6 +151,7 @@ def test_two_processes_on_localhost_run_the_smoke_preset(tmp_path):
     assert encode(run.dataset.test.images[:4]).shape[0] == 4
 
 
+@pytest.mark.slow
 def test_hosts_with_different_configs_are_refused(tmp_path):
     procs, outs = launch_two(tmp_path, [], ["--config.seed=7"])
     for p, (_, err) in zip(procs, outs, strict=True):
