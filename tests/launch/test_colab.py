@@ -5,14 +5,14 @@ import os
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from test_main import needs_fashion_mnist
 
-from conftest import ROOT
+from tests.helpers import ROOT
 
 NOTEBOOK = os.path.join(ROOT, "launch", "colab.ipynb")
 
 
-@needs_fashion_mnist
+@pytest.mark.slow
+@pytest.mark.needs_fashion_mnist
 def test_colab_notebook_runs_top_to_bottom(tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(
