@@ -2,13 +2,37 @@
 
 Markers (setup.cfg): `slow`, the end-to-end runs (`-m "not slow"` is the fast tier), and
 `needs_fashion_mnist`, skipped where Debian's Fashion-MNIST is not installed.
+
+Compiling is most of the suite's time on a CPU, so the tests (and the commands they start)
+share JAX's persistent compilation cache, in `.pytest_cache/jax` unless
+`JAX_COMPILATION_CACHE_DIR` says otherwise (`pytest --cache-clear` empties it): a program
+compiled once, by any test or an earlier run, is read back instead of compiled again.
 """
 
 import os
 
+import jax
 import pytest
 
 from natjax.data.idx import DEBIAN_FASHION_MNIST_DIR
+from tests.helpers import ROOT
+
+_CACHE = {  # Read by the subprocesses' JAX at import; this process's is set below.
+    "JAX_COMPILATION_CACHE_DIR": os.path.join(ROOT, ".pytest_cache", "jax"),
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",  # Even the small programs: most are.
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+}
+for _name, _value in _CACHE.items():
+    os.environ.setdefault(_name, _value)
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update(
+    "jax_persistent_cache_min_compile_time_secs",
+    float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
+)
+jax.config.update(
+    "jax_persistent_cache_min_entry_size_bytes",
+    int(os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"]),
+)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -34,6 +34,7 @@ def test_solvers_reach_scipys_optimum(method, b):
 JITTED = {m: jax.jit(functools.partial(assignment.solve, method=m)) for m in assignment.METHODS}
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     b=st.integers(1, 12),

@@ -1,6 +1,8 @@
 """`python -m natjax.bench assignment` (`natjax.bench.assignment`): every solver timed against
 scipy's optimum, and the rounds of each setting of the sweep."""
 
+import pytest
+
 from natjax.assignment import fused
 from natjax.bench import assignment
 from natjax.bench import scores as families
@@ -16,6 +18,7 @@ def test_assignment_bench_reports_every_solver_and_an_exact_auction():
     assert "random | 16 |" in assignment.format_table([row])
 
 
+@pytest.mark.slow
 def test_assignment_sweep_counts_rounds_for_each_setting():
     rows = assignment.sweep_case("random", families.random_scores(32, seed=0))
     assert [r["bidders"] for r in rows] == [fused.default_bidders(32), 1]

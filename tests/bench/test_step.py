@@ -51,6 +51,7 @@ def test_step_bench_compares_the_steps_on_one_batch(capsys):
     assert row["forward_gflops_per_image"] * 1e9 == 2 * (convs + 7 * 7 * 128 * 64)
 
 
+@pytest.mark.slow
 def test_step_bench_writes_a_profile_and_has_no_peak_on_cpu(tmp_path):
     row = step.bench_case(
         "small_convnet", 28, 1, 8, repeats=1, profile_dir=str(tmp_path), names=("supervised",)
@@ -59,6 +60,7 @@ def test_step_bench_writes_a_profile_and_has_no_peak_on_cpu(tmp_path):
     assert row["forward_gflops_per_image"] > 0 and row["mfu"] is None
 
 
+@pytest.mark.slow
 def test_step_bench_times_the_objectives_asked_for_beside_the_supervised_step():
     row = step.bench_case("small_convnet", 28, 1, 8, repeats=1, names=("simclr",))
     assert row["images_per_second"].keys() == {
@@ -105,6 +107,7 @@ def test_step_bench_reports_a_case_out_of_memory_and_goes_on(monkeypatch, capsys
     assert "resnet18 | float32 | 32 | 256 | out of memory" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_step_bench_makes_the_objectives_states_for_the_whole_training_set():
     """InstDisc's softmax runs over one bank entry per training image, as in training, not one
     per image of the timed batch."""

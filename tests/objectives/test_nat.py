@@ -59,6 +59,7 @@ def test_square_loss_of_unit_vectors_is_two_minus_twice_mean_cosine():
     assert float(square_loss(c, c)) == 0.0
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None)
 @given(
     b=st.sampled_from([2, 4, 8]),

@@ -24,7 +24,9 @@ def test_a_batch_goes_to_the_devices_and_a_replicated_tree_comes_back_to_the_hos
     assert sharding.process_rows(mesh, 8) == slice(0, 8)  # One process holds every row.
     batch = {"images": np.zeros((8, 2, 2, 1), np.uint8), "ids": np.arange(8, dtype=np.int32)}
     placed = sharding.put_batch(batch, mesh, 8)
-    assert placed["images"].shape == (8, 2, 2, 1) and placed["ids"].sharding.spec == PartitionSpec("data")
+    assert placed["images"].shape == (8, 2, 2, 1) and placed["ids"].sharding.spec == PartitionSpec(
+        "data"
+    )
     tree = jax.device_put({"w": np.ones(3)}, sharding.replicated(mesh))
     local = sharding.to_local(tree)
     assert isinstance(local["w"], np.ndarray) and local["w"].tolist() == [1.0, 1.0, 1.0]
