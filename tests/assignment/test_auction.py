@@ -31,7 +31,7 @@ KERNELS = [("xla", 1), ("xla", 4), ("xla", 64), ("pallas", 4), ("pallas", 16)]
 
 
 @pytest.mark.parametrize(("kernel", "bidders"), KERNELS)
-@pytest.mark.parametrize("b", [17, 64])
+@pytest.mark.parametrize("b", [17, pytest.param(64, marks=pytest.mark.slow)])
 def test_every_auction_kernel_reaches_the_optimum(kernel, bidders, b):
     """The CPU default (one bidder), the block kernel, the wide Jacobi kernel (bidders >= b)
     and the fused Pallas kernel (the GPU default, here in interpret mode), all on CPU, since CI
@@ -47,7 +47,7 @@ def test_every_auction_kernel_reaches_the_optimum(kernel, bidders, b):
         assert -1e-9 <= gap <= auction_gap_bound(scores) + 1e-6 * abs(optimum(scores)), name
 
 
-@pytest.mark.parametrize("kernel", ["xla", "pallas"])
+@pytest.mark.parametrize("kernel", ["xla", pytest.param("pallas", marks=pytest.mark.slow)])
 def test_warm_start_saves_rounds_on_nat_scores(kernel):
     """Nearly parallel features make every row want the same columns: from zero prices a price
     war; from Sinkhorn's prices far fewer rounds. Both are exact."""
@@ -60,7 +60,7 @@ def test_warm_start_saves_rounds_on_nat_scores(kernel):
     assert rounds[10] * 4 < rounds[0], rounds
 
 
-@pytest.mark.parametrize("bidders", [1, 16])
+@pytest.mark.parametrize("bidders", [1, pytest.param(16, marks=pytest.mark.slow)])
 def test_several_rounds_per_loop_check_change_nothing(bidders):
     scores = jnp.asarray(nat_like(64, 0.05, seed=1), jnp.float32)
     one, eight = (

@@ -18,7 +18,14 @@ from tests.helpers import python
 SIZES = {"auction": [1, 2, 3, 17, 256, 1024], "hungarian": [1, 2, 3, 17, 64], "scipy": [1, 3, 64]}
 
 
-@pytest.mark.parametrize(("method", "b"), [(m, b) for m, sizes in SIZES.items() for b in sizes])
+def _case(method, b):
+    slow = (method, b) == ("auction", 1024)  # The largest problem: its own compilation.
+    return pytest.param(method, b, marks=pytest.mark.slow) if slow else (method, b)
+
+
+@pytest.mark.parametrize(
+    ("method", "b"), [_case(m, b) for m, sizes in SIZES.items() for b in sizes]
+)
 def test_solvers_reach_scipys_optimum(method, b):
     solve = jax.jit(lambda s: assignment.solve(s, method))
     for name, scores in score_matrices(b, seed=b).items():
@@ -95,6 +102,7 @@ print("ok", jax.device_count())
 """
 
 
+@pytest.mark.slow
 def test_auction_inside_shard_map_on_four_devices():
     out = python(SHARD_MAP_SCRIPT, 4, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -94,6 +94,7 @@ print(json.dumps({{
 """
 
 
+@pytest.mark.slow
 def test_the_streamed_protocols_on_four_devices():
     """Chunks split over 4 devices: minibatches of 16 stay on their devices, the kNN bank
     chunk is gathered and the queries stay split; the padding neither votes nor counts."""

@@ -2,6 +2,7 @@
 the output, in the network's order, the same whether the layers are held or streamed."""
 
 import jax
+import pytest
 
 from natjax import data
 from natjax.evaluation import layers
@@ -10,6 +11,7 @@ from natjax.objectives.state import init_variables
 from tests.helpers import tiny_config
 
 
+@pytest.mark.slow
 def test_every_layer_is_probed_in_the_networks_order_held_or_streamed(tmp_path):
     config = tiny_config(str(tmp_path))
     config.eval.layer_dims = 64

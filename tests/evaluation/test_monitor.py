@@ -62,7 +62,7 @@ print(json.dumps({{"devices": jax.device_count(), "on_device": on_device,
 """
 
 
-@pytest.mark.parametrize("devices", [1, 4])
+@pytest.mark.parametrize("devices", [1, pytest.param(4, marks=pytest.mark.slow)])
 def test_the_on_device_monitor_matches_the_knn_protocol_on_extracted_features(devices):
     """The bank (61) and queries (29) do not fill whole chunks of 16: the padding must neither
     vote nor count; on 4 devices each chunk is split over the mesh."""

@@ -29,7 +29,12 @@ def test_byol_loss_is_the_normalised_square_distance_both_ways():
     "schedule, at_step, momentum",
     # The tiny run has 18 steps (96 images, batch 16, 3 epochs): at step 9 the cosine schedule
     # is half way from the base momentum to 1.
-    [("constant", 0, 0.9), ("cosine", 0, 0.9), ("cosine", 9, 0.95), ("constant", 9, 0.9)],
+    [
+        ("constant", 0, 0.9),
+        pytest.param("cosine", 0, 0.9, marks=pytest.mark.slow),
+        ("cosine", 9, 0.95),
+        pytest.param("constant", 9, 0.9, marks=pytest.mark.slow),
+    ],
 )
 def test_byols_target_is_a_moving_average_of_the_online_network_without_gradient(
     tmp_path, schedule, at_step, momentum

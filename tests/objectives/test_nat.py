@@ -142,7 +142,11 @@ def test_loss_is_the_square_loss_against_the_assigned_targets():
     assert int(new_state.step) == 1
 
 
-@pytest.mark.parametrize("solver", ["auction", "auction_xla", "auction_pallas", "hungarian"])
+@pytest.mark.parametrize(
+    "solver",
+    # On a CPU "auction" is the XLA kernel: auction_xla is the same program there.
+    ["auction", pytest.param("auction_xla", marks=pytest.mark.slow), "auction_pallas", "hungarian"],
+)
 def test_step_runs_with_each_in_graph_solver_and_compiles_once(solver):
     n, b = 16, 8
     state, step, images = make(n, b, reassign_every=1, solver=solver)
@@ -171,10 +175,12 @@ def test_strong_views_replace_the_paper_crops_and_the_step_still_compiles_once()
     paper_cfg = StepConfig(1, crop_size=6, crop_padding=1, flip=True)
     key = jax.random.fold_in(state.rng, state.step)  # The step's key.
     batch = {"images": jnp.asarray(images[:b]), "ids": jnp.arange(b)}
-    strong = nat.views(key, batch, dataclasses.replace(paper_cfg, views=ViewSpec()))[0]
-    paper, ids = nat.views(key, batch, paper_cfg)
+    views = jax.jit(nat.views, static_argnums=2)
+    strong = views(key, batch, dataclasses.replace(paper_cfg, views=ViewSpec()))[0]
+    paper, ids = views(key, batch, paper_cfg)
     assert strong.shape == paper.shape == (b, 6, 6, 1) and strong.dtype == jnp.uint8
-    assert not np.array_equal(strong, paper) and ids is batch["ids"]
+    assert not np.array_equal(strong, paper)
+    np.testing.assert_array_equal(ids, batch["ids"])  # Each image's id: the target it owns.
     for batch in epoch_batches(n, b, 2, images):
         state, metrics = step(state, batch)
         assert np.isfinite(float(metrics["loss"]))

@@ -106,7 +106,19 @@ def test_views_of_several_sizes_are_forward_passes_in_order_their_outputs_concat
 
 
 @pytest.mark.parametrize(
-    "name", ["simclr", "rotation", "instdisc", "simsiam", "byol", "moco", "swav", "deepcluster"]
+    "name",
+    [
+        # The fast tier keeps one objective per kind of state: a bank, a target with its own
+        # parameters, a queue, prototypes, labels made outside the step.
+        pytest.param("simclr", marks=pytest.mark.slow),
+        pytest.param("rotation", marks=pytest.mark.slow),
+        "instdisc",
+        pytest.param("simsiam", marks=pytest.mark.slow),
+        "byol",
+        "moco",
+        "swav",
+        "deepcluster",
+    ],
 )
 def test_a_step_is_a_pure_function_of_state_and_batch(name):
     """What bitwise resumption needs: the views come from (seed, step), nothing else."""

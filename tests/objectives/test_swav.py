@@ -131,6 +131,7 @@ def test_swavs_small_crops_are_a_second_group_of_smaller_views():
     assert swav.multi_crop(sized)(key, batch, cfg)[0][1].shape == (12, 7, 7, 1)
 
 
+@pytest.mark.slow
 def test_swav_multi_crop_trains_on_pooled_features_and_queues_the_two_views(tmp_path):
     changes = {"swav.small_crops": 2, "swav.queue_size": 32, "model.pool": "avg"}
     config, state, after = first_step(tmp_path, "swav", **changes)
