@@ -19,7 +19,7 @@ from tests.assignment.problems import (
 )
 
 
-@pytest.mark.parametrize("b", [3, 17, 256])
+@pytest.mark.parametrize("b", [pytest.param(3, marks=pytest.mark.slow), 17, 256])
 def test_auction_is_exact_on_integer_scores(b):
     scores = np.random.default_rng(b).integers(0, 100, (b, b)).astype(np.float32)
     result = jax.jit(auction)(jnp.asarray(scores))
@@ -27,7 +27,13 @@ def test_auction_is_exact_on_integer_scores(b):
     assert total(scores, result.perm) == optimum(scores)
 
 
-KERNELS = [("xla", 1), ("xla", 4), ("xla", 64), ("pallas", 4), ("pallas", 16)]
+KERNELS = [
+    ("xla", 1),
+    pytest.param("xla", 4, marks=pytest.mark.slow),  # The block kernel: test_fused's too.
+    ("xla", 64),
+    ("pallas", 4),
+    pytest.param("pallas", 16, marks=pytest.mark.slow),
+]
 
 
 @pytest.mark.parametrize(("kernel", "bidders"), KERNELS)
@@ -76,7 +82,7 @@ def test_several_rounds_per_loop_check_change_nothing(bidders):
 @pytest.mark.parametrize("kernel", ["xla", "pallas"])
 def test_auction_stopped_by_its_round_bound_still_returns_a_permutation(kernel):
     scores = np.random.default_rng(1).integers(0, 3, (64, 64)).astype(np.float32)
-    result = auction(jnp.asarray(scores), max_rounds=5, kernel=kernel)
+    result = jax.jit(lambda s: auction(s, max_rounds=5, kernel=kernel))(jnp.asarray(scores))
     assert not bool(result.converged) and int(result.rounds) <= 5
     total(scores, result.perm)  # Asserts it is a permutation.
 

@@ -12,7 +12,7 @@ from natjax.assignment.auction import auction
 from tests.assignment.problems import nat_like, score_matrices
 
 
-@pytest.mark.parametrize("warm_start", [0, 10])
+@pytest.mark.parametrize("warm_start", [pytest.param(0, marks=pytest.mark.slow), 10])
 def test_fused_kernel_is_the_block_kernel_in_one_launch(warm_start):
     """Same bidders, same starting prices: the same bids, so the same rounds and permutation."""
     b = 256

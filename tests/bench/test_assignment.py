@@ -8,6 +8,7 @@ from natjax.bench import assignment
 from natjax.bench import scores as families
 
 
+@pytest.mark.slow
 def test_assignment_bench_reports_every_solver_and_an_exact_auction():
     scores = families.random_scores(16, seed=0)
     row = assignment.bench_case("random", scores, ("auction", "cold", "pallas_k8"), repeats=1)

@@ -25,7 +25,7 @@ def test_linear_probe_on_noise_is_near_chance():
     assert 0.18 < acc < 0.32
 
 
-@pytest.mark.parametrize("spread", [5.0, 0.4])
+@pytest.mark.parametrize("spread", [pytest.param(5.0, marks=pytest.mark.slow), 0.4])
 def test_in_memory_and_streamed_features_give_the_same_top1(spread):
     """Separable classes: perfect either way; overlapping ones: the same figure, since the
     same chunks come in the same order (the old full-batch probe is gone)."""
@@ -46,6 +46,7 @@ def test_the_probes_settings_come_from_eval_linear_and_the_seed():
     assert linear.settings(config) == expected
 
 
+@pytest.mark.slow
 def test_the_probe_is_a_pure_function_of_its_inputs_and_seed():
     (x, y), (q, qy) = blobs(4, 400, spread=0.4), blobs(4, 300, spread=0.4)
     runs = [linear.top1(stream(x, y), stream(q, qy), 5, seed=1, batch_size=16) for _ in range(2)]

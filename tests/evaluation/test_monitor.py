@@ -1,12 +1,17 @@
 """The kNN monitor (`natjax.evaluation.monitor`): fair subsets drawn by the run's seed, and on
 the devices the kNN rule's figure on the encoder's features."""
 
+import jax
 import numpy as np
 import pytest
 
 from configs.nat import get_config
 from natjax.data import Dataset, Split
-from natjax.evaluation import monitor
+from natjax.evaluation import knn, monitor
+from natjax.models import NATModel, SmallConvNet, features
+from natjax.objectives.state import init_variables
+from natjax.parallel import sharding
+from tests.evaluation.streams import numpy_knn
 from tests.helpers import ROOT, last_json, python
 
 
@@ -26,39 +31,39 @@ def test_monitor_subsets_are_fair_on_a_split_stored_class_by_class():
     assert split.sample(0, 0) is split and split.sample(5000, 0) is split
 
 
-MONITOR_VS_KNN = """
-import json, sys
-import jax, numpy as np
-sys.path.insert(0, {root!r})
-from configs.nat import get_config
-from natjax.data import Dataset, Split
-from natjax.evaluation import knn, monitor
-from natjax.models import NATModel, SmallConvNet, features
-from natjax.objectives.state import init_variables
-from natjax.parallel import sharding
-from tests.evaluation.streams import numpy_knn
+def monitor_and_knn() -> dict:
+    """The monitor's top-1 on this process's devices, the kNN protocol's and numpy's on the
+    features it extracts: a random encoder on three toy classes."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 90).astype(np.int32)
+    images = rng.integers(0, 60, (90, 8, 8, 1)) + 60 * labels[:, None, None, None]
+    split = Split(images.astype(np.uint8), labels)
+    dataset = Dataset("toy", split, split, 3)
+    config = get_config("smoke")
+    config.eval.update(batch_size=16, knn_k=7, monitor_train_examples=61, monitor_test_examples=29)
+    model = NATModel(SmallConvNet((4,)), target_dim=4)
+    variables = init_variables(model, jax.random.key(0), (8, 8, 1))
+    mesh = sharding.make_mesh()
+    on_device = monitor.KnnMonitor(config, model, dataset, 8, mesh)(
+        jax.device_put(variables, sharding.state_sharding(mesh))
+    )
+    bank, queries = monitor.monitor_subsets(config, dataset)
+    encode = features.make_encode_fn(model, 8)
+    bank_x = features.extract(encode, variables, bank.images, 16)
+    query_x = features.extract(encode, variables, queries.images, 16)
+    return {
+        "devices": jax.device_count(),
+        "on_device": on_device,
+        "protocol": knn.top1_in_memory(bank_x, bank.labels, query_x, queries.labels, 3, k=7),
+        "reference": numpy_knn(bank_x, bank.labels, query_x, queries.labels, 3, 7),
+    }
 
-rng = np.random.default_rng(0)
-labels = rng.integers(0, 3, 90).astype(np.int32)
-images = (rng.integers(0, 60, (90, 8, 8, 1)) + 60 * labels[:, None, None, None]).astype(np.uint8)
-split = Split(images, labels)
-dataset = Dataset("toy", split, split, 3)
-config = get_config("smoke")
-config.eval.update(batch_size=16, knn_k=7, monitor_train_examples=61, monitor_test_examples=29)
-model = NATModel(SmallConvNet((4,)), target_dim=4)
-variables = init_variables(model, jax.random.key(0), (8, 8, 1))
-mesh = sharding.make_mesh()
-on_device = monitor.KnnMonitor(config, model, dataset, 8, mesh)(
-    jax.device_put(variables, sharding.state_sharding(mesh))
-)
-bank, queries = monitor.monitor_subsets(config, dataset)
-encode = features.make_encode_fn(model, 8)
-bank_x = features.extract(encode, variables, bank.images, 16)
-query_x = features.extract(encode, variables, queries.images, 16)
-protocol = knn.top1_in_memory(bank_x, bank.labels, query_x, queries.labels, 3, k=7)
-reference = numpy_knn(bank_x, bank.labels, query_x, queries.labels, 3, 7)
-print(json.dumps({{"devices": jax.device_count(), "on_device": on_device,
-                  "protocol": protocol, "reference": reference}}))
+
+ON_DEVICES = """
+import json, sys
+sys.path.insert(0, {root!r})
+from tests.evaluation.test_monitor import monitor_and_knn
+print(json.dumps(monitor_and_knn()))
 """
 
 
@@ -66,9 +71,12 @@ print(json.dumps({{"devices": jax.device_count(), "on_device": on_device,
 def test_the_on_device_monitor_matches_the_knn_protocol_on_extracted_features(devices):
     """The bank (61) and queries (29) do not fill whole chunks of 16: the padding must neither
     vote nor count; on 4 devices each chunk is split over the mesh."""
-    out = python(MONITOR_VS_KNN.format(root=ROOT), devices, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = last_json(out)
+    if devices == 1:  # This process's one device.
+        result = monitor_and_knn()
+    else:
+        out = python(ON_DEVICES.format(root=ROOT), devices, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        result = last_json(out)
     assert result["devices"] == devices
     assert result["on_device"] == result["protocol"] == result["reference"]
     assert 0.4 < result["reference"] < 1.0  # The toy classes are separable, the encoder random.

@@ -104,6 +104,7 @@ def test_the_feature_budget_holds_features_in_memory_or_streams_them_for_the_sam
         assert streamed[key] == held[key], key
 
 
+@pytest.mark.slow
 def test_the_baselines_of_a_config_without_training_it(tmp_path):
     config = tiny_config(str(tmp_path))
     results = evaluation.evaluate_baselines(config, ("linear", "knn"))

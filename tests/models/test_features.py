@@ -16,12 +16,14 @@ def _images(n=10, side=10):
 
 
 def _variables(side=8):
-    return MODEL.init(jax.random.key(0), np.zeros((1, side, side, 1), np.uint8), train=False)
+    images = np.zeros((1, side, side, 1), np.uint8)
+    return jax.jit(lambda k: MODEL.init(k, images, train=False))(jax.random.key(0))
 
 
 def test_encode_is_the_eval_mode_output_on_the_centre_crop():
     images, variables = _images(), _variables()
-    h, z = MODEL.apply(variables, center_crop(jnp.asarray(images), 8), train=False)
+    apply = jax.jit(lambda v, x: MODEL.apply(v, center_crop(x, 8), train=False))
+    h, z = apply(variables, jnp.asarray(images))
     close = {"rtol": 1e-5, "atol": 1e-6}  # One program against op by op.
     np.testing.assert_allclose(features.encode(MODEL, variables, images, 8), h, **close)
     np.testing.assert_allclose(features.encode(MODEL, variables, images, 8, "head"), z, **close)

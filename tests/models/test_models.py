@@ -26,7 +26,7 @@ def test_bfloat16_computes_in_bfloat16_and_keeps_float32_parameters_and_outputs(
     for dtype in ("float32", "bfloat16"):
         config.model.dtype = dtype
         model = models.create_model(config)
-        variables = model.init(jax.random.key(0), images, train=False)
+        variables = jax.jit(functools.partial(model.init, train=False))(jax.random.key(0), images)
         assert {x.dtype for x in jax.tree.leaves(variables)} == {jnp.dtype("float32")}
         apply = functools.partial(model.apply, train=False)
         jaxpr = str(jax.make_jaxpr(apply)(variables, images))

@@ -19,8 +19,8 @@ def test_small_convnet_parameter_count():
 def test_small_convnet_average_pool_is_the_mean_of_the_flattened_map():
     x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 28, 28, 2)), jnp.float32)
     flat = models.SmallConvNet()
-    variables = flat.init(jax.random.key(0), x, train=False)
-    h_avg = models.SmallConvNet(pool="avg").apply(variables, x, train=False)
-    h_flat = flat.apply(variables, x, train=False)
+    variables = jax.jit(lambda k: flat.init(k, x, train=False))(jax.random.key(0))
+    h_avg = jax.jit(lambda v: models.SmallConvNet(pool="avg").apply(v, x, train=False))(variables)
+    h_flat = jax.jit(lambda v: flat.apply(v, x, train=False))(variables)
     assert h_avg.shape == (3, 128)
     np.testing.assert_allclose(h_avg, h_flat.reshape(3, 49, 128).mean(1), rtol=1e-5, atol=1e-6)

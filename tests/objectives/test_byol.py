@@ -30,7 +30,7 @@ def test_byol_loss_is_the_normalised_square_distance_both_ways():
     # The tiny run has 18 steps (96 images, batch 16, 3 epochs): at step 9 the cosine schedule
     # is half way from the base momentum to 1.
     [
-        ("constant", 0, 0.9),
+        pytest.param("constant", 0, 0.9, marks=pytest.mark.slow),
         pytest.param("cosine", 0, 0.9, marks=pytest.mark.slow),
         ("cosine", 9, 0.95),
         pytest.param("constant", 9, 0.9, marks=pytest.mark.slow),

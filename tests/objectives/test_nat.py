@@ -145,7 +145,12 @@ def test_loss_is_the_square_loss_against_the_assigned_targets():
 @pytest.mark.parametrize(
     "solver",
     # On a CPU "auction" is the XLA kernel: auction_xla is the same program there.
-    ["auction", pytest.param("auction_xla", marks=pytest.mark.slow), "auction_pallas", "hungarian"],
+    [
+        pytest.param("auction", marks=pytest.mark.slow),  # The other steps' default solver.
+        pytest.param("auction_xla", marks=pytest.mark.slow),
+        "auction_pallas",
+        "hungarian",
+    ],
 )
 def test_step_runs_with_each_in_graph_solver_and_compiles_once(solver):
     n, b = 16, 8
@@ -169,6 +174,7 @@ def test_discrete_targets_are_the_one_hot_vectors_of_the_owned_ids():
     np.testing.assert_allclose(float(metrics["loss"]), float(expected), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_strong_views_replace_the_paper_crops_and_the_step_still_compiles_once():
     n, b = 16, 8
     state, step, images = make(n, b, reassign_every=1, views=ViewSpec())

@@ -44,11 +44,12 @@ def test_simclr_views_are_two_different_strong_views_of_each_image():
     cfg = StepConfig(1, crop_size=8, crop_padding=0, flip=True)
     objective = simclr.build(get_config("smoke"))
     assert objective.strong_views and objective.num_views == 2 and objective.projector
-    x, _ = objective.views(jax.random.key(0), {"images": images}, cfg)
+    views = jax.jit(objective.views, static_argnums=2)
+    x, _ = views(jax.random.key(0), {"images": images}, cfg)
     assert x.shape == (8, 8, 8, 3) and x.dtype == jnp.uint8
     assert not np.array_equal(x[:4], x[4:])
     strong = dataclasses.replace(cfg, views=ViewSpec(min_scale=1.0, jitter_prob=0.0))
-    y, _ = objective.views(jax.random.key(0), {"images": images}, strong)
+    y, _ = views(jax.random.key(0), {"images": images}, strong)
     assert not np.array_equal(x, y)  # `input.strong`'s settings are the ones used.
 
 
