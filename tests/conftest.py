@@ -1,53 +1,61 @@
-"""Shared fixtures: tiny configs and datasets made on the fly (no dataset is committed)."""
+"""Fixtures and markers; the shared helpers are in `tests.helpers`.
 
-import gzip
+Markers (setup.cfg): `slow`, the end-to-end runs (`-m "not slow"` is the fast tier), and
+`needs_fashion_mnist`, skipped where Debian's Fashion-MNIST is not installed.
+
+Compiling is most of the suite's time on a CPU, so the tests (and the commands they start)
+share JAX's persistent compilation cache, in `.pytest_cache/jax` unless
+`JAX_COMPILATION_CACHE_DIR` says otherwise (`pytest --cache-clear` empties it): a program
+compiled once, by any test or an earlier run, is read back instead of compiled again.
+"""
+
 import os
-import struct
-import sys
 
-import numpy as np
+import jax
+import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # `configs` is a top-level folder, not an installed package.
+from natjax.data.idx import DEBIAN_FASHION_MNIST_DIR
+from tests.helpers import ROOT
 
-
-def write_idx(path: str, array: np.ndarray) -> None:
-    """Writes `array` (uint8) as a gzipped IDX file."""
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim)
-    header += b"".join(struct.pack(">I", d) for d in array.shape)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
-
-
-def make_idx_dataset(directory: str, n_train: int = 96, n_test: int = 40, size: int = 12) -> str:
-    """A learnable toy dataset in IDX form: each class is a bright square at its own place."""
-    os.makedirs(directory, exist_ok=True)
-    rng = np.random.default_rng(0)
-    names = {
-        "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-        "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
-    }
-    for split, n in (("train", n_train), ("test", n_test)):
-        labels = rng.integers(0, 4, n).astype(np.uint8)
-        images = rng.integers(0, 40, (n, size, size)).astype(np.uint8)
-        for i, label in enumerate(labels):
-            r, c = divmod(int(label), 2)
-            images[i, r * size // 2 : (r + 1) * size // 2, c * size // 2 : (c + 1) * size // 2] = (
-                220
-            )
-        write_idx(os.path.join(directory, names[split][0]), images)
-        write_idx(os.path.join(directory, names[split][1]), labels)
-    return directory
+_CACHE = {  # Read by the subprocesses' JAX at import; this process's is set below.
+    "JAX_COMPILATION_CACHE_DIR": os.path.join(ROOT, ".pytest_cache", "jax"),
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",  # Even the small programs: most are.
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
+}
+for _name, _value in _CACHE.items():
+    os.environ.setdefault(_name, _value)
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update(
+    "jax_persistent_cache_min_compile_time_secs",
+    float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
+)
+jax.config.update(
+    "jax_persistent_cache_min_entry_size_bytes",
+    int(os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"]),
+)
 
 
-def tiny_config(directory: str):
-    """The smoke preset shrunk to a toy IDX dataset and a 2-stage convnet: seconds on CPU."""
-    from configs.nat import get_config
+def pytest_collection_modifyitems(config, items):
+    if os.path.isdir(DEBIAN_FASHION_MNIST_DIR):
+        return
+    skip = pytest.mark.skip(
+        reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)"
+    )
+    for item in items:
+        if "needs_fashion_mnist" in item.keywords:
+            item.add_marker(skip)
 
-    config = get_config("smoke")
-    config.data.source = "idx:" + make_idx_dataset(os.path.join(directory, "idx"))
-    config.data.update(max_train_examples=0, max_test_examples=0, image_size=12)
-    config.update(batch_size=16, num_epochs=3, progress_bar=False)
-    config.model.update(widths=(8, 16), target_dim=8)
-    config.eval.update(knn_k=10, probe_steps=50)
-    return config
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One finished tiny run (`tiny_config`, 2 epochs of 6 steps, saved every 4 steps and at
+    epoch ends, the last 3 kept: steps 6, 8 and 12), shared by the tests of what a run leaves
+    behind. Its workdir is read only: a test that changes it works on `copy_run`'s copy."""
+    from natjax.training import train_and_evaluate
+    from tests.helpers import TinyRun, tiny_config
+
+    tmp = tmp_path_factory.mktemp("tiny_run")
+    config = tiny_config(str(tmp))
+    config.num_epochs = 2
+    workdir = str(tmp / "workdir")
+    return TinyRun(config, workdir, train_and_evaluate(config, workdir))

@@ -39,8 +39,9 @@ from natjax.models import create_model
 from natjax.models.layers import l2_normalize
 from natjax.objectives import Objective, StepConfig, create_train_state, nat, objective_step
 from natjax.objectives.step import apply_train
-from natjax.training import setup as training_setup
 from natjax.training.optim import create_optimizer
+from natjax.training.setup import head_dim, head_widths
+from natjax.training.setup import step_config as run_step_config
 from natjax.views import view
 
 # The objectives timed beside NAT's steps, on the shared step; rows and ratios in views/s.
@@ -151,7 +152,7 @@ def nat_config(config, every: int, scope: str = "global"):
 def step_config(config, objective: Objective, size: int) -> StepConfig:
     """The step's settings as training makes them from `config` (`training.step_config`), for
     `size` px images, one epoch per step."""
-    return training_setup.step_config(config, objective, (size, size), steps_per_epoch=1)
+    return run_step_config(config, objective, (size, size), steps_per_epoch=1)
 
 
 def nat_step(config, model, tx, size: int, mesh=None):
@@ -250,8 +251,8 @@ def _objective(config, name: str, images: np.ndarray, batch: dict, tx) -> tuple:
     config = config.copy_and_resolve_references()
     config.objective = name
     objective = objectives.build(config)
-    config.model.target_dim = training_setup.head_dim(config, objective, num_classes=10)
-    config.model.head_widths = training_setup.head_widths(config, objective)
+    config.model.target_dim = head_dim(config, objective, num_classes=10)
+    config.model.head_widths = head_widths(config, objective)
     model = create_model(config)
     cfg = step_config(config, objective, images.shape[1])
     fn = functools.partial(objective_step, model=model, tx=tx, cfg=cfg, objective=objective)

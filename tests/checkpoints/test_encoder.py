@@ -1,0 +1,57 @@
+"""The exported encoder (`natjax.checkpoints.encoder`): `export` writes a standalone artifact,
+`load_encoder` gives back the features the run evaluated, compiled once."""
+
+import logging
+import os
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+import natjax
+from natjax import checkpoints, data
+from natjax.errors import UserError
+from natjax.models import create_model, features
+
+
+def test_exported_encoder_reproduces_the_evaluated_features(tiny_run, tmp_path, caplog):
+    config, workdir, _ = tiny_run
+    out = natjax.export(workdir, str(tmp_path / "export"))
+    assert sorted(os.listdir(out)) == ["config.json", "encoder", "run.json"]
+    encode = natjax.load_encoder(out)
+    images = data.load(config.data).test.images[:20]
+    feats = encode(images)
+    assert feats.shape == (20, 6 * 6 * 16) and feats.dtype == np.float32
+    manager = checkpoints.create_manager(workdir, create=False)
+    model_vars = manager.restore(manager.latest_step()).model
+    encode_fn = features.make_encode_fn(create_model(config), 12)
+    expected = features.extract(encode_fn, model_vars, images, 8)
+    np.testing.assert_allclose(feats, expected, rtol=1e-5, atol=1e-5)
+    caplog.clear()
+    with jax.log_compiles(), caplog.at_level(logging.WARNING):
+        np.testing.assert_array_equal(encode(images), feats)
+    assert "Compiling" not in caplog.text  # A second call reuses the compiled encoder.
+    with pytest.raises(ValueError, match="uint8 images"):
+        encode(images.astype(np.float32))
+    with pytest.raises(UserError, match="already holds an export"):
+        natjax.export(workdir, out)
+
+
+def test_an_earlier_step_exports_its_own_encoder(tiny_run, tmp_path):
+    config, workdir, _ = tiny_run
+    images = data.load(config.data).test.images[:4]
+    at_8, at_12 = (
+        natjax.load_encoder(natjax.export(workdir, str(tmp_path / str(s)), step=s))(images)
+        for s in (8, 12)
+    )
+    assert not np.array_equal(at_8, at_12)
+
+
+def test_load_encoder_on_a_non_export_is_one_sentence(tiny_run, tmp_path):
+    with pytest.raises(UserError, match="not a natjax workdir or export"):
+        natjax.load_encoder(str(tmp_path))
+    for name in ("config.json", "run.json"):  # A run's files, and no encoder beside them.
+        shutil.copy(os.path.join(tiny_run.workdir, name), tmp_path / name)
+    with pytest.raises(UserError, match="holds no readable encoder .*; export it again"):
+        natjax.load_encoder(str(tmp_path))

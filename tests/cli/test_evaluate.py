@@ -1,0 +1,47 @@
+"""`python -m natjax.evaluate` (`natjax.cli.evaluate`): a saved checkpoint under the protocols
+asked for, its table printed and its results written; a bad protocol in one sentence."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import ROOT, copy_run
+
+
+def test_the_command_evaluates_one_protocol_of_an_earlier_step(command, capsys, tiny_run, tmp_path):
+    copy, _ = copy_run(tiny_run, tmp_path)
+    module = command("evaluate", f"--workdir={copy}", "--checkpoint=8", "--protocol=knn")
+    module.main([])
+    out = capsys.readouterr().out
+    assert out.startswith(f"NAT evaluation of {copy}, step 8\n") and "knn_top1" in out
+    written = json.loads((tmp_path / "copy" / "eval" / "step_8.json").read_text())
+    assert "linear_probe_top1" not in written and "knn_top1" in written
+
+
+def test_an_unknown_protocol_is_one_sentence(command, capsys, tiny_run):
+    module = command("evaluate", f"--workdir={tiny_run.workdir}", "--protocol=magic")
+    with pytest.raises(SystemExit) as stopped:
+        module.main([])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("natjax.evaluate: error: unknown --protocol magic; use any of")
+
+
+@pytest.mark.slow
+def test_the_cli_evaluates_one_protocol_of_an_earlier_step(tiny_run, tmp_path):
+    copy, _ = copy_run(tiny_run, tmp_path)
+    cmd = [sys.executable, "-m", "natjax.evaluate", f"--workdir={copy}", "--checkpoint=8"]
+    out = subprocess.run(
+        [*cmd, "--protocol=knn"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "step 8" in out.stdout and "knn_top1" in out.stdout
+    written = json.loads((tmp_path / "copy" / "eval" / "step_8.json").read_text())
+    assert "linear_probe_top1" not in written
+    bad = subprocess.run(
+        [*cmd, "--protocol=magic"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert bad.returncode == 2 and "unknown --protocol magic" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

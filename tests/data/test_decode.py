@@ -1,0 +1,26 @@
+"""Images decoded on demand by threads (`natjax.data.decode`)."""
+
+import numpy as np
+
+from natjax.data.decode import DecodedImages, default_workers, parallel_map
+
+
+def test_parallel_map_keeps_the_order_on_any_number_of_threads():
+    items = list(range(50))
+    for workers in (1, 3):
+        assert parallel_map(lambda x: x * x, items, workers) == [x * x for x in items]
+    assert default_workers() >= 1
+
+
+def test_decoded_images_index_like_an_array_and_a_bad_row_reads_black(caplog):
+    def decode(i):
+        if i == 2:
+            raise ValueError("broken")
+        return np.full((3, 3, 3), i, np.uint8)
+
+    images = DecodedImages(decode, 4, 3, workers=2)
+    assert len(images) == 4 and images.shape == (4, 3, 3, 3) and images.dtype == np.uint8
+    assert images[[3, 0]][:, 0, 0, 0].tolist() == [3, 0]
+    assert images[1:].shape == (3, 3, 3, 3) and images[np.array([[0, 1]])].shape == (1, 2, 3, 3, 3)
+    assert not images[2].any() and "cannot be decoded" in caplog.text
+    assert images[[]].shape == (0, 3, 3, 3)

@@ -1,0 +1,163 @@
+"""Preemption (`natjax.training.preemption`): on SIGTERM a run saves the step it reached and
+stops, every host at the same step, and resuming gives the uninterrupted run, bit for bit,
+with every kind of objective state."""
+
+import os
+import random
+import re
+import signal
+import subprocess
+
+import pytest
+
+from natjax import checkpoints
+from natjax.errors import Preempted
+from natjax.training import loop
+from natjax.training.preemption import Preemption
+from tests.helpers import (
+    PREEMPT_FLAGS,
+    ROOT,
+    assert_same_state,
+    free_port,
+    logged_steps,
+    preempt_config,
+    smoke_cmd,
+    tiny_config,
+    train_only,
+    wait_for_step,
+)
+
+
+def test_the_handler_notes_sigterm_and_close_puts_the_previous_one_back(tmp_path):
+    calls = []
+    previous = signal.signal(signal.SIGTERM, lambda *_: calls.append("mine"))
+    try:
+        manager = checkpoints.create_manager(str(tmp_path))
+        preempted = Preemption(manager)
+        assert not preempted(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert preempted(2) and calls == []  # Noted, and nothing else done.
+        preempted.close()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert calls == ["mine"]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_saves_the_step_in_flight_and_resuming_gives_the_uninterrupted_run(
+    tmp_path, monkeypatch
+):
+    config = tiny_config(str(tmp_path))
+    config.checkpoint.every_steps = 0  # Saves at epoch ends only: 6, 12, 18.
+    straight = train_only(config, tmp_path / "straight")
+    real = loop.compile_step
+
+    def sigterm_during_the_fifth_step(run):
+        step = real(run)
+
+        def fn(state, batch):
+            if int(state.step) == 4:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return step(state, batch)
+
+        return fn
+
+    previous = []  # The test's own handler: it must be back in place once training ends.
+    signal.signal(signal.SIGTERM, lambda *_: previous.append("called"))
+    monkeypatch.setattr(loop, "compile_step", sigterm_during_the_fifth_step)
+    workdir = tmp_path / "preempted"
+    with pytest.raises(Preempted, match="stopped after step 5 and saved it in") as stopped:
+        train_only(config, workdir)
+    assert stopped.value.step == 5 and not previous
+    assert checkpoints.create_manager(str(workdir), create=False).all_steps() == [5]
+    os.kill(os.getpid(), signal.SIGTERM)
+    assert previous == ["called"]
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    monkeypatch.undo()
+    assert_same_state(train_only(config, workdir), straight)
+
+
+@pytest.mark.slow
+@pytest.mark.needs_fashion_mnist
+def test_sigterm_stops_the_smoke_run_at_the_step_in_flight_and_it_resumes_bitwise(tmp_path):
+    workdir = tmp_path / "preempted"
+    at = random.randint(3, 12)  # A step before the first save (16, the epoch end).
+    proc = subprocess.Popen(
+        [*smoke_cmd(workdir), *PREEMPT_FLAGS], cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    logged = wait_for_step([proc], workdir, at)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == Preempted.EXIT_CODE, err[-2000:]
+    saved = int(re.search(r"stopped after step (\d+)", err).group(1))
+    assert (
+        f"natjax: preempted (SIGTERM): stopped after step {saved} and saved it in "
+        f"{workdir}/checkpoints; run the same command again to resume from step {saved}.\n"
+    ) in err
+    # The step logged (when its iteration had not ended) or the one after it (in flight then).
+    assert logged <= saved <= logged + 2, (at, logged, saved)
+    assert checkpoints.create_manager(str(workdir), create=False).all_steps() == [saved]
+    assert max(logged_steps(workdir)) == saved  # No step ran beyond the one saved.
+    config = preempt_config()
+    assert_same_state(train_only(config, workdir), train_only(config, tmp_path / "straight"))
+
+
+@pytest.mark.slow
+@pytest.mark.needs_fashion_mnist
+def test_hosts_agree_on_the_step_when_sigterm_reaches_only_one(tmp_path):
+    port, workdir = free_port(), tmp_path / "two"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    hosts = [f"--coordinator_address=localhost:{port}", "--num_processes=2"]
+    procs = [
+        subprocess.Popen(
+            [*smoke_cmd(workdir), *PREEMPT_FLAGS, *hosts, f"--process_id={i}"],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        wait_for_step(procs, workdir, 4)
+        procs[1].send_signal(signal.SIGTERM)  # Process 0 hears of it only through JAX's service.
+        errs = [p.communicate(timeout=120)[1] for p in procs]  # Hosts that disagree hang.
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    steps = []
+    for p, err in zip(procs, errs, strict=True):
+        assert p.returncode == Preempted.EXIT_CODE, err[-2000:]
+        steps.append(int(re.search(r"stopped after step (\d+) and saved it", err).group(1)))
+    assert steps[0] == steps[1] < 32
+    assert checkpoints.create_manager(str(workdir), create=False).latest_step() == steps[0]
+    assert max(logged_steps(workdir)) == steps[0]  # Process 0 ran no step beyond it.
+
+
+@pytest.mark.slow
+@pytest.mark.needs_fashion_mnist
+@pytest.mark.parametrize(
+    "name, kept",
+    [
+        # Every kind of state kept in the step: own parameters, their optimizer state, a target.
+        ("byol", {"params", "opt_state", "target"}),
+        # State remade outside the step, by k-means before each epoch: the run is killed in the
+        # first epoch, its labels come back from the checkpoint, the second epoch's pass repeats.
+        ("deepcluster", {"labels", "weights", "params", "opt_state"}),
+    ],
+)
+def test_a_killed_run_resumes_bitwise_with_its_objectives_state(tmp_path, name, kept):
+    """SIGTERM mid-epoch, resume: the uninterrupted run's state, bit for bit."""
+    workdir = tmp_path / "preempted"
+    cmd = [*smoke_cmd(workdir), *PREEMPT_FLAGS, f"--config.objective={name}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    wait_for_step([proc], workdir, 5)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == Preempted.EXIT_CODE, err[-2000:]
+    config = preempt_config()
+    config.objective = name
+    resumed, straight = (train_only(config, d) for d in (workdir, tmp_path / "straight"))
+    assert set(resumed.extra) == kept
+    assert_same_state(resumed, straight)
