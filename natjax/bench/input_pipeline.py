@@ -23,7 +23,7 @@ from natjax.data.prefetch import prefetch
 from natjax.objectives import create_train_state
 from natjax.parallel import sharding
 from natjax.training.loop import PREFETCH_BATCHES
-from natjax.training.setup import input_shape
+from natjax.training.run import input_shape
 
 PRESETS = ("default",)
 

@@ -22,7 +22,7 @@ from natjax.errors import UserError
 from natjax.models.layers import l2_normalize
 from natjax.objectives import create_train_state, nat
 from natjax.objectives.step import apply_train
-from natjax.training.setup import input_shape
+from natjax.training.run import input_shape
 from natjax.views import center_crop
 
 FAMILIES = ("random", "nat_init", "nat_trained", "ties", "duplicated", "constant")

@@ -40,8 +40,8 @@ from natjax.models.layers import l2_normalize
 from natjax.objectives import Objective, StepConfig, create_train_state, nat, objective_step
 from natjax.objectives.step import apply_train
 from natjax.training.optim import create_optimizer
-from natjax.training.setup import head_dim, head_widths
-from natjax.training.setup import step_config as run_step_config
+from natjax.training.run import head_dim, head_widths
+from natjax.training.run import step_config as run_step_config
 from natjax.views import view
 
 # The objectives timed beside NAT's steps, on the shared step; rows and ratios in views/s.

@@ -13,7 +13,7 @@ from natjax.evaluation import figures
 from natjax.parallel import distributed, sharding
 from natjax.training.config_checks import check_resume_config
 from natjax.training.loop import initial_state, train
-from natjax.training.setup import setup
+from natjax.training.run import setup
 
 SUMMARY_FILE = "summary.json"
 

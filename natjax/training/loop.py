@@ -19,7 +19,7 @@ from natjax.objectives import TrainState, create_train_state
 from natjax.objectives.refresh import Refresher
 from natjax.parallel import sharding
 from natjax.training import preemption
-from natjax.training.setup import Run, compile_step, input_shape
+from natjax.training.run import Run, compile_step, input_shape
 
 PREFETCH_BATCHES = 2  # Batches put on the devices ahead of the step.
 

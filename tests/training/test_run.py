@@ -1,4 +1,4 @@
-"""A run's pieces (`natjax.training.setup`): the head each objective trains, the step's
+"""A run's pieces (`natjax.training.run`): the head each objective trains, the step's
 settings, and the jitted step, which copies nothing to the host."""
 
 import jax
@@ -9,7 +9,7 @@ from natjax import checkpoints, objectives
 from natjax.errors import UserError
 from natjax.parallel.sharding import make_mesh, put_batch
 from natjax.training import compile_step, initial_state, setup, step_config
-from natjax.training.setup import head_dim, head_widths, view_spec
+from natjax.training.run import head_dim, head_widths, view_spec
 from natjax.views import ViewSpec
 from tests.helpers import objective_config, tiny_config
 
