@@ -128,7 +128,7 @@ def test_swavs_small_crops_are_a_second_group_of_smaller_views():
     )
     assert len({np.asarray(crop).tobytes() for crop in np.split(small, 3)}) == 3
     sized = dataclasses.replace(settings, small_crop_size=7)
-    shapes = jax.eval_shape(swav.multi_crop(sized), key, batch, cfg)  # Only its shapes.
+    shapes = jax.eval_shape(lambda k, b: swav.multi_crop(sized)(k, b, cfg), key, batch)
     assert shapes[0][1].shape == (12, 7, 7, 1)
 
 
