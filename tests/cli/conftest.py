@@ -35,11 +35,13 @@ def absl_flags(monkeypatch):
 
 
 def _forget(name: str) -> None:
-    """`name` out of sys.modules and off its package (`from natjax.cli import x` reads it)."""
-    sys.modules.pop(name, None)
+    """`name` out of sys.modules and off its package (`from natjax.cli import x` reads it),
+    where the package's attribute is that module (`natjax.export` is also a function)."""
+    module = sys.modules.pop(name, None)
     package, _, attribute = name.rpartition(".")
-    if package in sys.modules and hasattr(sys.modules[package], attribute):
-        delattr(sys.modules[package], attribute)
+    parent = sys.modules.get(package)
+    if module is not None and getattr(parent, attribute, None) is module:
+        delattr(parent, attribute)
 
 
 @pytest.fixture
