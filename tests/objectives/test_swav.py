@@ -121,10 +121,11 @@ def test_swavs_small_crops_are_a_second_group_of_smaller_views():
     cfg = StepConfig(1, 28, crop_padding=0, flip=True, views=ViewSpec())
     key, batch = jax.random.key(0), {"images": images}
     settings = swav.Settings(5, 0.1, 0.05, 3, 0, small_crops=3)
-    (large, small), aux = swav.multi_crop(settings)(key, batch, cfg)
+    (large, small), aux = jax.jit(lambda k, b: swav.multi_crop(settings)(k, b, cfg))(key, batch)
     assert aux is None and small.shape == (12, 12, 12, 1)  # 28 * 96 / 224 px, as the paper's.
     np.testing.assert_array_equal(
-        large, simclr.build(get_config("smoke")).views(key, batch, cfg)[0]
+        large,
+        jax.jit(lambda k, b: simclr.build(get_config("smoke")).views(k, b, cfg))(key, batch)[0],
     )
     assert len({np.asarray(crop).tobytes() for crop in np.split(small, 3)}) == 3
     sized = dataclasses.replace(settings, small_crop_size=7)
