@@ -8,6 +8,7 @@ import os
 
 from natjax.bench import assignment, decode, input_pipeline, kernel, probes, scaling, step
 from natjax.bench.timing import machine
+from natjax.evaluation.scores import CLASSIFIERS
 
 BENCHMARKS = {
     "assignment": assignment,
@@ -52,6 +53,12 @@ def _objectives(names: str, parser: argparse.ArgumentParser) -> tuple[str, ...]:
             f"unknown --objectives {', '.join(unknown)}; use any of {', '.join(step.OBJECTIVES)}."
         )
     return chosen
+
+
+def _check_protocols(chosen: tuple[str, ...], parser: argparse.ArgumentParser) -> None:
+    unknown = sorted(set(chosen) - set(CLASSIFIERS))
+    if unknown:
+        parser.error(f"unknown --only {', '.join(unknown)}; use any of {', '.join(CLASSIFIERS)}.")
 
 
 def _assignment_kwargs(args) -> dict:
@@ -156,6 +163,8 @@ def main() -> None:
         kwargs["report"] = functools.partial(_write_json, args.json, args.name)
     if args.only:
         kwargs[_ARGUMENT[args.name]] = _subset(args.only, args.name)
+    if args.name == "probes" and args.only:
+        _check_protocols(kwargs["protocols"], parser)
     rows = bench.run(**kwargs)
     print(f"# natjax.bench {args.name} on {machine()}")
     print(bench.format_table(rows))

@@ -44,6 +44,7 @@ def test_the_assignment_bench_writes_its_json_report(tmp_path, monkeypatch, caps
         (["assignment", "--scores", "magic"], "Unknown score family or variant: magic"),
         (["step", "--objectives", "simclr,magic"], "unknown --objectives magic; use any of"),
         (["sort"], "invalid choice: 'sort'"),
+        (["probes", "--only", "linear,svm"], "unknown --only svm; use any of"),
     ],
 )
 def test_a_bad_argument_is_one_sentence(monkeypatch, capsys, args, message):
