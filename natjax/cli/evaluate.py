@@ -5,9 +5,11 @@ protocols of `natjax.evaluation`, prints a table and writes `DIR/eval/step_STEP.
 calls the same code (`evaluation.evaluate_model`) at its end, so the two give the same figures.
 """
 
+import time
+
 from absl import app, flags
 
-from natjax import evaluation
+from natjax import checkpoints, evaluation, records
 from natjax.cli.flags import run_command
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The training run's directory.")
@@ -18,12 +20,36 @@ _PROTOCOL = flags.DEFINE_list(
     f"Any of {', '.join(evaluation.PROTOCOLS)} (default: the run's eval.protocols).",
 )
 
+_RECORD = flags.DEFINE_string(
+    "record",
+    None,
+    "Also write the results, with their provenance, as a results record (a .json path; see "
+    "`python -m natjax.report`).",
+)
+
 
 def _evaluate() -> None:
+    start = time.perf_counter()
+    if _RECORD.value:
+        records.check_destination(_RECORD.value)
     step, results = evaluation.evaluate_checkpoint(
         _WORKDIR.value, _CHECKPOINT.value, _PROTOCOL.value
     )
     print(evaluation.format_results(f"NAT evaluation of {_WORKDIR.value}, step {step}", results))
+    if _RECORD.value:
+        config, _ = checkpoints.read_run(_WORKDIR.value)
+        wall = time.perf_counter() - start
+        results = {"step": step, **results}
+        records.save(
+            _RECORD.value,
+            "evaluate",
+            config.objective,
+            results,
+            config=config,
+            seed=config.seed,
+            wall_seconds=wall,
+        )
+        print(f"Recorded the results in {_RECORD.value}")
 
 
 def main(argv: list[str]) -> None:

@@ -4,10 +4,12 @@ Trains `config.objective` (NAT by default) with its recipe (`natjax.objectives.a
 for the keys not set on the command line, then evaluates the encoder and prints the summary.
 """
 
+import time
+
 from absl import app, flags
 from ml_collections import config_flags
 
-from natjax import objectives
+from natjax import objectives, records
 from natjax.cli.flags import parse_flags, run_command, user_keys
 from natjax.parallel import distributed
 from natjax.training import train_and_evaluate
@@ -21,14 +23,35 @@ _COORDINATOR = flags.DEFINE_string(
     None,
     "HOST:PORT of process 0, for multi-host runs (SLURM and Cloud TPU need no flag).",
 )
+_RECORD = flags.DEFINE_string(
+    "record",
+    None,
+    "Also write the summary, with its provenance, as a results record (a .json path, e.g. "
+    "results/fashion_mnist/nat/seed0.json; see `python -m natjax.report`).",
+)
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (hosts).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index.")
 
 
 def _train() -> None:
+    start = time.perf_counter()
+    if _RECORD.value:
+        records.check_destination(_RECORD.value)
     distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     config = objectives.apply_recipe(_CONFIG.value, user_keys())
-    train_and_evaluate(config, _WORKDIR.value)
+    summary = train_and_evaluate(config, _WORKDIR.value)
+    if _RECORD.value:
+        wall = time.perf_counter() - start
+        records.save(
+            _RECORD.value,
+            "train",
+            config.objective,
+            summary,
+            config=config,
+            seed=config.seed,
+            wall_seconds=wall,
+        )
+        print(f"Recorded the results in {_RECORD.value}")
 
 
 def main(argv: list[str]) -> None:

@@ -13,12 +13,14 @@ recipe applied, except the keys the user set). Results go to `WORKDIR/ablation.j
 import dataclasses
 import json
 import os
+import statistics
+import time
 from collections.abc import Callable
 
 import jax
 from ml_collections import ConfigDict
 
-from natjax import evaluation, objectives
+from natjax import evaluation, objectives, records
 from natjax.errors import UserError
 from natjax.training.job import train_and_evaluate
 
@@ -116,76 +118,150 @@ def variant_config(base: ConfigDict, variant: Variant, user_keys=()) -> ConfigDi
     return objectives.apply_recipe(config, (*variant.keys, *user_keys))
 
 
-def run_variant(base: ConfigDict, variant: Variant, workdir: str, user_keys=()) -> dict:
-    """The variant's summary: read back when it finished before, else trained (or resumed)."""
-    directory = os.path.join(workdir, variant.name)
-    done = os.path.join(directory, "summary.json")
-    if os.path.exists(done):
-        with open(done) as f:
-            return json.load(f)
-    return train_and_evaluate(variant_config(base, variant, user_keys), directory)
+def _read(path: str) -> dict | None:
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
-def run_baselines(base: ConfigDict, workdir: str) -> dict:
+def _seeded(config: ConfigDict, seed: int | None) -> ConfigDict:
+    if seed is None:
+        return config
+    config = config.copy_and_resolve_references()
+    config.seed = seed
+    return config
+
+
+def run_variant(base: ConfigDict, variant: Variant, directory: str, user_keys=(), recorder=None):
+    """The variant's summary: read back from `directory` when it finished before, else trained
+    (or resumed) there and handed to `recorder(config, summary, seconds)`."""
+    done = _read(os.path.join(directory, "summary.json"))
+    if done is not None:
+        return done
+    config = variant_config(base, variant, user_keys)
+    start = time.perf_counter()
+    summary = train_and_evaluate(config, directory)
+    if recorder is not None:
+        recorder(config, summary, time.perf_counter() - start)
+    return summary
+
+
+def run_baselines(base: ConfigDict, workdir: str, name: str = "baselines.json", recorder=None):
     """The baselines' top-1 under PROTOCOLS: read back when measured before."""
-    path = os.path.join(workdir, "baselines.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            return json.load(f)
+    path = os.path.join(workdir, name)
+    done = _read(path)
+    if done is not None:
+        return done
+    start = time.perf_counter()
     results = evaluation.evaluate_baselines(base, PROTOCOLS)
     if jax.process_index() == 0:
         os.makedirs(workdir, exist_ok=True)
         with open(path, "w") as f:
             json.dump(results, f, indent=2)
+    if recorder is not None:
+        recorder(base, results, time.perf_counter() - start)
     return results
 
 
-def _row(label: str, summary: dict) -> dict:
-    return {"variant": label, **{key: summary.get(key) for key in COLUMNS}}
+def _recorder(record_dir: str | None, name: str, seed: int):
+    """Writes what `name` measured with `seed` to `RECORD_DIR/NAME/seedSEED.json`."""
+    if record_dir is None:
+        return None
+
+    def record(config, results, seconds):
+        path = os.path.join(record_dir, name, f"seed{seed}.json")
+        records.save(path, "ablate", name, results, config=config, seed=seed, wall_seconds=seconds)
+
+    return record
 
 
-def rows(summaries: dict[str, dict], baselines: dict) -> list[dict]:
-    """One row per variant in `variants()`' order, then one per baseline."""
+def _row(label: str, summaries: list[dict]) -> dict:
+    """The mean of each column over the seeds' summaries, with its sample std when n > 1."""
+    row = {"variant": label, "n": len(summaries)}
+    for key in COLUMNS:
+        values = [s[key] for s in summaries if s.get(key) is not None]
+        row[key] = statistics.fmean(values) if values else None
+        row[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else None
+    return row
+
+
+def rows(summaries: dict[str, list[dict]], baselines: list[dict]) -> list[dict]:
+    """One row per variant in `variants()`' order, then one per baseline; each summarises the
+    seeds' runs (a list of summaries per variant, one baselines dict per seed)."""
     out = [_row(v.label, summaries[v.name]) for v in variants() if v.name in summaries]
     for name, label in (("random_init", "random-init encoder"), ("raw_pixels", "raw pixels")):
         prefix = f"baseline_{name}_"
-        if any(key.startswith(prefix) for key in baselines):
-            scores = {
-                "linear_probe_top1": baselines.get(prefix + "linear_top1"),
-                "mlp_probe_top1": baselines.get(prefix + "mlp_top1"),
-                "knn_top1": baselines.get(prefix + "knn_top1"),
+        scores = [
+            {
+                "linear_probe_top1": b.get(prefix + "linear_top1"),
+                "mlp_probe_top1": b.get(prefix + "mlp_top1"),
+                "knn_top1": b.get(prefix + "knn_top1"),
             }
+            for b in baselines
+            if any(key.startswith(prefix) for key in b)
+        ]
+        if scores:
             out.append(_row(label, scores))
     return out
 
 
-def _cell(value, fmt: str) -> str:
-    return "—" if value is None else format(value, fmt)
+def _cell(value, fmt: str, std=None, scale: float = 1.0) -> str:
+    if value is None:
+        return "—"
+    cell = format(scale * value, fmt)
+    return cell if std is None else f"{cell} ± {format(scale * std, fmt)}"
 
 
 def format_table(table: list[dict]) -> str:
-    """The rows as a Markdown table (top-1 in %)."""
-    lines = [
-        "| variant | linear probe | MLP probe | kNN | final loss | train s | img/s |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
+    """The rows as a Markdown table (top-1 in %; mean ± sample std and n where several seeds
+    ran)."""
+    seeded = any(r.get("n", 1) > 1 for r in table)
+    head = "| variant | linear probe | MLP probe | kNN | final loss | train s | img/s |"
+    lines = [head + (" n |" if seeded else ""), "| --- " * (7 + seeded) + "|"]
     for r in table:
-        pct = [_cell(None if r[k] is None else 100 * r[k], ".2f") for k in COLUMNS[:3]]
-        lines.append(
-            f"| {r['variant']} | {' | '.join(pct)} | {_cell(r['final_loss'], '.4f')} | "
-            f"{_cell(r['train_seconds'], '.0f')} | {_cell(r['images_per_second'], ',.0f')} |"
-        )
+        pct = [_cell(r[k], ".2f", r.get(f"{k}_std"), 100) for k in COLUMNS[:3]]
+        cells = [
+            r["variant"],
+            *pct,
+            _cell(r["final_loss"], ".4f", r.get("final_loss_std")),
+            _cell(r["train_seconds"], ".0f"),
+            _cell(r["images_per_second"], ",.0f"),
+        ]
+        lines.append("| " + " | ".join(cells + ([str(r.get("n", 1))] if seeded else [])) + " |")
     return "\n".join(lines)
 
 
 def ablate(
-    base: ConfigDict, workdir: str, names: list[str] | None = None, user_keys=()
+    base: ConfigDict,
+    workdir: str,
+    names: list[str] | None = None,
+    user_keys=(),
+    seeds: list[int] | None = None,
+    record_dir: str | None = None,
 ) -> list[dict]:
     """Runs the variants named (default: all) of `base` under `workdir`, each objective with its
     recipe except for `user_keys` (the keys set on the command line); writes and returns the
-    table's rows."""
-    summaries = {v.name: run_variant(base, v, workdir, user_keys) for v in select(names)}
-    table = rows(summaries, run_baselines(base, workdir))
+    table's rows.
+
+    With `seeds`, every variant and the baselines run once per seed (`config.seed`), seed after
+    seed, in `WORKDIR/VARIANT/seedS/` and `WORKDIR/baselines_seedS.json`, and each row gives
+    the mean, sample std and n. With `record_dir`, every variant and baseline measured now is
+    also written as a results record, `RECORD_DIR/VARIANT/seedS.json` (`natjax.records`)."""
+    chosen = select(names)
+    summaries: dict[str, list[dict]] = {v.name: [] for v in chosen}
+    baselines = []
+    for seed in seeds if seeds is not None else [None]:
+        config = _seeded(base, seed)
+        tail = () if seed is None else (f"seed{seed}",)
+        for v in chosen:
+            directory = os.path.join(workdir, v.name, *tail)
+            recorder = _recorder(record_dir, v.name, config.seed)
+            summaries[v.name].append(run_variant(config, v, directory, user_keys, recorder))
+        file = "baselines.json" if seed is None else f"baselines_seed{seed}.json"
+        recorder = _recorder(record_dir, "baselines", config.seed)
+        baselines.append(run_baselines(config, workdir, file, recorder))
+    table = rows(summaries, baselines)
     if jax.process_index() == 0:
         with open(os.path.join(workdir, "ablation.json"), "w") as f:
             json.dump(table, f, indent=2)

@@ -9,7 +9,7 @@ NATJAX = pathlib.Path(__file__).resolve().parents[2] / "natjax"
 # Lowest first. The top-level modules are the commands and the package's face.
 LAYERS = (
     ("errors",),
-    ("assignment", "data", "parallel", "views"),
+    ("assignment", "data", "parallel", "records", "views"),
     ("models",),
     ("objectives",),
     ("checkpoints",),

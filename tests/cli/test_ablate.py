@@ -20,16 +20,20 @@ def test_the_command_passes_the_variants_and_the_users_keys(command, monkeypatch
         "--workdir=/tmp/a",
         "--variants=nat,supervised",
         "--config.optim.learning_rate=0.2",
+        "--seeds=0,2",
+        "--record=/tmp/r",
     )
     called = []
 
-    def ablate(base, workdir, names, user_keys):
-        called.append((base.optim.learning_rate, workdir, names, user_keys))
-        return [ablation._row("NAT (the base config)", {"knn_top1": 0.5})]
+    def ablate(base, workdir, names, user_keys, seeds, record_dir):
+        called.append((base.optim.learning_rate, workdir, names, user_keys, seeds, record_dir))
+        return [ablation._row("NAT (the base config)", [{"knn_top1": 0.5}])]
 
     monkeypatch.setattr(ablation, "ablate", ablate)
     module.main([])
-    assert called == [(0.2, "/tmp/a", ["nat", "supervised"], ("optim.learning_rate",))]
+    assert called == [
+        (0.2, "/tmp/a", ["nat", "supervised"], ("optim.learning_rate",), [0, 2], "/tmp/r")
+    ]
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "NAT ablation in /tmp/a (top-1 %)"
     assert out[-1].startswith("| NAT (the base config) | — | — | 50.00 |")

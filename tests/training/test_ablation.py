@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from natjax import evaluation, objectives
+from natjax import evaluation, objectives, records
 from natjax.errors import UserError
 from natjax.training import ablation
 from tests.helpers import tiny_config
@@ -78,10 +78,10 @@ def test_unknown_variant_is_one_sentence():
 
 def test_rows_follow_the_variants_then_the_baselines_and_the_table_is_in_percent():
     summaries = {
-        "supervised": {"linear_probe_top1": 0.9, "knn_top1": 0.8, "final_loss": 0.1},
-        "nat": {"linear_probe_top1": 0.5, "mlp_probe_top1": 0.6, "knn_top1": 0.4},
+        "supervised": [{"linear_probe_top1": 0.9, "knn_top1": 0.8, "final_loss": 0.1}],
+        "nat": [{"linear_probe_top1": 0.5, "mlp_probe_top1": 0.6, "knn_top1": 0.4}],
     }
-    baselines = {"baseline_raw_pixels_linear_top1": 0.3, "baseline_raw_pixels_knn_top1": 0.2}
+    baselines = [{"baseline_raw_pixels_linear_top1": 0.3, "baseline_raw_pixels_knn_top1": 0.2}]
     table = ablation.rows(summaries, baselines)
     assert [r["variant"] for r in table] == [
         "NAT (the base config)",
@@ -93,6 +93,48 @@ def test_rows_follow_the_variants_then_the_baselines_and_the_table_is_in_percent
     assert len(lines) == 2 + 3
     assert lines[2].startswith("| NAT (the base config) | 50.00 | 60.00 | 40.00 | — |")
     assert lines[4] == "| raw pixels | 30.00 | — | 20.00 | — | — | — |"
+
+
+def test_several_seeds_give_mean_sample_std_and_n():
+    summaries = {"nat": [{"knn_top1": 0.40}, {"knn_top1": 0.44}, {"knn_top1": 0.42}]}
+    (row,) = ablation.rows(summaries, [{}, {}, {}])
+    assert row["n"] == 3 and row["knn_top1"] == pytest.approx(0.42)
+    assert row["knn_top1_std"] == pytest.approx(0.02)
+    assert row["linear_probe_top1"] is None and row["linear_probe_top1_std"] is None
+    lines = ablation.format_table([row]).splitlines()
+    assert lines[0].endswith("| img/s | n |")
+    assert lines[2] == "| NAT (the base config) | — | — | 42.00 ± 2.00 | — | — | — | 3 |"
+
+
+def test_seeds_run_apart_and_each_measurement_is_recorded(tmp_path, monkeypatch):
+    trained = []
+
+    def train(config, directory):
+        trained.append((config.seed, os.path.relpath(directory, tmp_path)))
+        return {"knn_top1": (40 + config.seed) / 100}
+
+    monkeypatch.setattr(ablation, "train_and_evaluate", train)
+    monkeypatch.setattr(
+        evaluation, "evaluate_baselines", lambda c, p: {"baseline_raw_pixels_knn_top1": c.seed}
+    )
+    base = tiny_config(str(tmp_path))
+    table = ablation.ablate(
+        base, str(tmp_path / "w"), ["nat"], seeds=[1, 3], record_dir=str(tmp_path / "r")
+    )
+    assert trained == [(1, "w/nat/seed1"), (3, "w/nat/seed3")]
+    assert table[0]["n"] == 2 and table[0]["knn_top1"] == pytest.approx(0.42)
+    assert table[1]["knn_top1"] == 2.0  # Raw pixels: seeds 1 and 3.
+    (nat3,) = records.load_records(str(tmp_path / "r"), "nat/seed3.json")
+    assert nat3.kind == "ablate" and nat3.seed == 3 and nat3.results == {"knn_top1": 0.43}
+    assert nat3.provenance["config_hash"] == records.config_hash(
+        ablation.variant_config(ablation._seeded(base, 3), ablation.select(["nat"])[0])
+    )
+    assert [r.path for r in records.load_records(str(tmp_path / "r"))] == [
+        "baselines/seed1.json",
+        "baselines/seed3.json",
+        "nat/seed1.json",
+        "nat/seed3.json",
+    ]
 
 
 def test_finished_variants_and_baselines_are_read_back(tmp_path, monkeypatch):
