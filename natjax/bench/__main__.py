@@ -3,9 +3,13 @@
 
 import argparse
 import functools
+import glob
 import json
 import os
+import re
+import time
 
+from natjax import records
 from natjax.bench import assignment, decode, input_pipeline, kernel, probes, scaling, step
 from natjax.bench.timing import machine
 from natjax.evaluation.scores import CLASSIFIERS
@@ -81,6 +85,12 @@ def main() -> None:
     parser.add_argument("name", choices=sorted(BENCHMARKS))
     parser.add_argument("--json", help="Also write the results to this JSON file.")
     parser.add_argument(
+        "--record",
+        metavar="DIR",
+        help="Also write each case as a results record, DIR/NN-CASE.json, with its provenance "
+        "(see `python -m natjax.report`).",
+    )
+    parser.add_argument(
         "--only",
         help="Comma-separated subset: sizes (assignment, kernel), encoders (step), presets "
         "(input), decoding threads (decode), global batches (scaling) or protocols (probes: "
@@ -142,6 +152,9 @@ def main() -> None:
         help="step only: also write a jax.profiler trace of each case under DIR.",
     )
     args = parser.parse_args()
+    start = time.perf_counter()
+    if args.record and os.path.exists(args.record) and not os.path.isdir(args.record):
+        parser.error(f"--record={args.record} must be a directory.")
     if args.name == "scaling":
         _simulate_cpu_devices(scaling.SIMULATED_DEVICES)
     bench = BENCHMARKS[args.name]
@@ -170,6 +183,26 @@ def main() -> None:
     print(bench.format_table(rows))
     if args.json:
         _write_json(args.json, args.name, rows)
+    if args.record:
+        _record(args.record, args.name, rows, time.perf_counter() - start)
+
+
+def case_name(i: int, row: dict) -> str:
+    """`NN-WORDS`: the case's index, then its identifying strings and integers, for a file."""
+    words = [str(v) for v in row.values() if isinstance(v, (str, int)) and not isinstance(v, bool)]
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(words[:4]))[:60]
+    return f"{i:02d}-{slug}" if slug else f"{i:02d}"
+
+
+def _record(directory: str, name: str, rows: list[dict], seconds: float) -> None:
+    """One record per case, each with the whole command's wall time; the cases an earlier run
+    recorded in `directory` are replaced."""
+    for old in glob.glob(os.path.join(directory, "[0-9][0-9]-*.json")):
+        os.remove(old)
+    for i, row in enumerate(rows):
+        path = os.path.join(directory, case_name(i, row) + ".json")
+        records.save(path, "bench", name, row, wall_seconds=seconds)
+    print(f"Recorded {len(rows)} cases in {directory}")
 
 
 def _write_json(path: str, name: str, rows: list[dict]) -> None:

@@ -37,10 +37,11 @@ def _scalar(value) -> bool:
 
 
 def make_record(kind: str, name: str, results: dict, provenance: dict) -> dict:
-    """A record of `results`' scalar figures (figure paths and other nested values dropped)."""
+    """A record of `results`' scalar figures (a run's figure paths and other nested values
+    dropped; a benchmark case is kept whole, as its table reads it)."""
     if kind not in KINDS:
         raise ValueError(f"unknown record kind {kind!r}; use one of {KINDS}")
-    kept = {k: v for k, v in results.items() if _scalar(v)}
+    kept = dict(results) if kind == "bench" else {k: v for k, v in results.items() if _scalar(v)}
     return {"kind": kind, "name": name, "results": kept, "provenance": provenance}
 
 

@@ -16,6 +16,7 @@ LAYERS = (
     ("evaluation",),
     ("training",),
     ("bench", "cli"),
+    ("report",),
     ("__init__", "main", "evaluate", "export", "ablate"),
 )
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
+from natjax import records
 from natjax.bench import __main__ as bench_main
+from natjax.bench import assignment
 from tests.helpers import ROOT
 
 ASSIGNMENT = [
@@ -36,6 +38,23 @@ def test_the_assignment_bench_writes_its_json_report(tmp_path, monkeypatch, caps
     out = capsys.readouterr().out.splitlines()
     assert out[:2] == ["# done: random b=8", "# done: constant b=8"]
     assert out[2].startswith("# natjax.bench assignment on ") and out[5].startswith("random | 8 |")
+
+
+def test_each_case_becomes_a_record_that_renders_the_benchmarks_table(
+    tmp_path, monkeypatch, capsys
+):
+    directory = tmp_path / "rec"
+    directory.mkdir()
+    (directory / "07-stale.json").write_text("{}")  # An earlier run's case: replaced.
+    monkeypatch.setattr(sys, "argv", ["natjax.bench", *ASSIGNMENT, "--record", str(directory)])
+    bench_main.main()
+    printed = capsys.readouterr().out
+    found = records.load_records(str(directory))
+    assert [r.path for r in found] == ["00-random-8.json", "01-constant-8.json"]
+    assert all(r.kind == "bench" and r.name == "assignment" for r in found)
+    assert found[0].provenance["command"].startswith("python ")
+    table = assignment.format_table([r.results for r in found])
+    assert table in printed  # The same table, from the records.
 
 
 @pytest.mark.parametrize(

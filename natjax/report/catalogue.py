@@ -1,0 +1,78 @@
+"""Every generated table of the README and docs: what it shows and which records it reads.
+
+The commands that write the records are in each table's footnote, from the records themselves.
+"""
+
+from natjax.report.tables import Column, Row, Table
+
+TOP1 = (Column("linear probe"), Column("MLP probe"), Column("kNN"))
+
+
+def _trained(label: str, pattern: str, mlp: bool = True) -> Row:
+    keys = ("linear_probe_top1", "mlp_probe_top1", "knn_top1")
+    return Row(label, pattern, keys if mlp else (keys[0], keys[2]))
+
+
+def _baseline(label: str, pattern: str, name: str, mlp: bool = True) -> Row:
+    keys = tuple(f"baseline_{name}_{p}_top1" for p in ("linear", "mlp", "knn"))
+    return Row(label, pattern, keys if mlp else (keys[0], keys[2]))
+
+
+_FASHION = "fashion_mnist/nat/seed*.json"
+FASHION_MNIST = Table(
+    "fashion_mnist",
+    columns=(Column("linear probe"), Column("kNN")),
+    rows=(
+        _trained("NAT, small convnet, 10 epochs", _FASHION, mlp=False),
+        _baseline("same encoder at random initialisation", _FASHION, "random_init", mlp=False),
+        _baseline("raw pixels", _FASHION, "raw_pixels", mlp=False),
+    ),
+    reference="same encoder at random initialisation",
+    compare=("linear probe", "kNN"),
+)
+
+# The CIFAR-10 comparison at 10,000 training images: `natjax.ablate --record` writes
+# OBJECTIVE/seedS.json (and baselines/seedS.json) under cifar10_cpu_10k/.
+_CIFAR_ROWS = (
+    ("nat", "NAT"),
+    ("supervised", "supervised (labels)"),
+    ("simclr", "SimCLR"),
+    ("moco", "MoCo v2"),
+    ("swav", "SwAV"),
+    ("deepcluster", "DeepCluster"),
+    ("byol", "BYOL"),
+    ("simsiam", "SimSiam"),
+    ("instdisc", "InstDisc"),
+    ("rotation", "RotNet"),
+)
+_CIFAR_COLUMNS = (
+    *TOP1,
+    Column("final loss", "final_loss", unit="loss"),
+    Column("img/s", "images_per_second", unit="rate", spread=False),
+)
+
+
+def _cifar_trained(name: str, label: str) -> Row:
+    keys = ("linear_probe_top1", "mlp_probe_top1", "knn_top1", "final_loss", "images_per_second")
+    return Row(label, f"cifar10_cpu_10k/{name}/seed*.json", keys)
+
+
+def _cifar_baseline(label: str, name: str) -> Row:
+    keys = tuple(f"baseline_{name}_{p}_top1" for p in ("linear", "mlp", "knn"))
+    return Row(label, "cifar10_cpu_10k/baselines/seed*.json", (*keys, None, None))
+
+
+CIFAR10_10K = Table(
+    "cifar10_cpu_10k",
+    columns=_CIFAR_COLUMNS,
+    rows=(
+        *(_cifar_trained(n, label) for n, label in _CIFAR_ROWS),
+        _cifar_baseline("random-init encoder", "random_init"),
+        _cifar_baseline("raw pixels", "raw_pixels"),
+    ),
+    first="objective",
+    reference="random-init encoder",
+    compare=("linear probe", "kNN"),
+)
+
+TABLES = {t.name: t for t in (FASHION_MNIST, CIFAR10_10K)}
