@@ -52,11 +52,13 @@ def _cpu_model() -> str:
 
 
 def machine() -> dict:
-    """The host's CPU and cores, and the devices JAX computes on."""
+    """The host's CPU, cores and 1-minute load average when the record was written (above the
+    cores, other work shared them), and the devices JAX computes on."""
     device = jax.devices()[0]
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "platform": device.platform,
         "device": device.device_kind,
         "devices": jax.device_count(),

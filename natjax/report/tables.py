@@ -149,6 +149,14 @@ def _join(items) -> str:
     return ", ".join(dict.fromkeys(items))
 
 
+def _machine(m: dict) -> str:
+    if m["platform"] != "cpu":
+        return f"{m['devices']} × {m['device']}"
+    load = m.get("load_average")
+    busy = f" (load {load:.1f} at the end)" if load is not None and load > m["cores"] + 0.5 else ""
+    return f"{m['cpu']}, {m['cores']} cores{busy}"
+
+
 def footnote(used: list[Record], compared: bool | None = None) -> str:
     """Where the figures come from: the records' commands, code, machines, versions and dates."""
     if not used:
@@ -166,11 +174,7 @@ def footnote(used: list[Record], compared: bool | None = None) -> str:
         for q in p
     )
     parts.append(f"Code: {commits}.")
-    machines = _join(
-        f"{m['cpu']}, {m['cores']} cores"
-        + ("" if m["platform"] == "cpu" else f", {m['devices']} × {m['device']}")
-        for m in (q["machine"] for q in p)
-    )
+    machines = _join(_machine(q["machine"]) for q in p)
     versions = _join(
         f"Python {v['python']}, jax {v['jax']}, flax {v['flax']}"
         for v in (q["versions"] for q in p)
