@@ -3,8 +3,10 @@
 The commands that write the records are in each table's footnote, from the records themselves.
 """
 
-from natjax.report.tables import Column, Row, Table
+from natjax.bench import assignment, kernel, probes, step
+from natjax.report.tables import BenchTable, Column, Row, Table
 
+SEEDS = "Top-1 in %: mean ± sample std over the n records, one per seed."
 TOP1 = (Column("linear probe"), Column("MLP probe"), Column("kNN"))
 
 
@@ -29,6 +31,7 @@ FASHION_MNIST = Table(
     ),
     reference="same encoder at random initialisation",
     compare=("linear probe", "kNN"),
+    legend=SEEDS,
 )
 
 # The CIFAR-10 comparison at 10,000 training images: `natjax.ablate --record` writes
@@ -73,6 +76,39 @@ CIFAR10_10K = Table(
     first="objective",
     reference="random-init encoder",
     compare=("linear probe", "kNN"),
+    legend=SEEDS,
 )
 
-TABLES = {t.name: t for t in (FASHION_MNIST, CIFAR10_10K)}
+
+def _bench(name: str, module, pattern: str) -> BenchTable:
+    return BenchTable(name, module.format_table, pattern)
+
+
+# One H100, transcribed (see the records): the ResNet-18 step with and without re-assignment.
+H100_STEP = Table(
+    "h100_step",
+    columns=(
+        Column("supervised img/s", "supervised_images_per_second", unit="rate"),
+        Column("NAT, no re-assignment", "nat_no_reassign_images_per_second", unit="rate"),
+        Column("NAT, re-assigning every step", "nat_reassign_images_per_second", unit="rate"),
+        Column("re-assignment alone (ms)", "reassign_alone_seconds", unit="ms"),
+        Column("its share of the step (%)", "reassign_share"),
+        Column("NAT every step / supervised", "nat_vs_supervised", unit="x"),
+        Column("MFU (NAT, %)", "mfu"),
+    ),
+    rows=(Row("ResNet-18 (CIFAR stem), bfloat16, 32 px, batch 256", "bench/h100/step/*.json"),),
+    first="case",
+)
+
+TABLES = {
+    t.name: t
+    for t in (
+        FASHION_MNIST,
+        CIFAR10_10K,
+        H100_STEP,
+        _bench("bench_kernel", kernel, "bench/cpu/kernel/*.json"),
+        _bench("bench_assignment_cpu", assignment, "bench/cpu/assignment/*.json"),
+        _bench("bench_step_cpu", step, "bench/cpu/step/*.json"),
+        _bench("bench_probes_cpu", probes, "bench/cpu/probes/*.json"),
+    )
+}

@@ -40,6 +40,7 @@ class Table:
     first: str = "features"  # The first column's heading.
     reference: str | None = None  # A row's label: the others' means are tested against it.
     compare: tuple[str, ...] = ()  # The columns' labels tested.
+    legend: str = "Mean ± sample std over the n records."
 
     def patterns(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(r.pattern for r in self.rows))
@@ -60,7 +61,8 @@ class BenchTable:
         used = matching(records, self.pattern)
         if not used:
             return footnote(used)
-        return "\n".join([self.format_table([r.results for r in used]), "", footnote(used)])
+        note = footnote(used, "One record per case.")
+        return "\n".join([self.format_table([r.results for r in used]), "", note])
 
 
 def matching(records: list[Record], pattern: str) -> list[Record]:
@@ -134,9 +136,13 @@ def render(table: Table, records: list[Record]) -> str:
             line.append(format_difference(d, units[label].unit))
         body.append(line)
     used = [r for p in table.patterns() for r in matching(records, p)]
-    note = footnote(used, bool(table.compare))
+    legend = table.legend
     if table.compare:
-        note = f"*Δ: the difference from the {table.reference} row.* " + note
+        legend += (
+            f" Δ: the difference from the {table.reference} row, ± its standard error, bold"
+            " where Welch's t-test at 95% supports it."
+        )
+    note = footnote(used, legend)
     return "\n".join([*_markdown(head, body), "", note])
 
 
@@ -157,17 +163,12 @@ def _machine(m: dict) -> str:
     return f"{m['cpu']}, {m['cores']} cores{busy}"
 
 
-def footnote(used: list[Record], compared: bool | None = None) -> str:
+def footnote(used: list[Record], legend: str = "") -> str:
     """Where the figures come from: the records' commands, code, machines, versions and dates."""
     if not used:
         return "*No records yet.*"
     p = [r.provenance for r in used]
-    parts = []
-    if compared is not None:
-        spread = "Mean ± sample std over n records (seeds)"
-        if compared:
-            spread += "; a difference is bold where Welch's t-test at 95% supports it (± its s.e.)"
-        parts.append(spread + ".")
+    parts = [legend] if legend else []
     parts.append("Commands: " + _join(f"`{q['command']}`" for q in p) + ".")
     commits = _join(
         f"{q['commit'][:7]}{' (dirty)' if q.get('dirty') else ''}" if q.get("commit") else "?"
@@ -175,8 +176,9 @@ def footnote(used: list[Record], compared: bool | None = None) -> str:
     )
     parts.append(f"Code: {commits}.")
     machines = _join(_machine(q["machine"]) for q in p)
+    names = {"python": "Python", "jax": "jax", "flax": "flax"}
     versions = _join(
-        f"Python {v['python']}, jax {v['jax']}, flax {v['flax']}"
+        ", ".join(f"{names[k]} {v[k]}" for k in names if v.get(k))
         for v in (q["versions"] for q in p)
     )
     dates = sorted(q["date"][:10] for q in p)

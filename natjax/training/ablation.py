@@ -164,6 +164,15 @@ def run_baselines(base: ConfigDict, workdir: str, name: str = "baselines.json", 
     return results
 
 
+def _recorded(record_dir: str | None, name: str, seed: int) -> dict | None:
+    """The figures of `RECORD_DIR/NAME/seedSEED.json` when it exists: measured before, perhaps
+    on another machine, and read back instead of measured again."""
+    if record_dir is None:
+        return None
+    record = _read(os.path.join(record_dir, name, f"seed{seed}.json"))
+    return None if record is None else record["results"]
+
+
 def _recorder(record_dir: str | None, name: str, seed: int):
     """Writes what `name` measured with `seed` to `RECORD_DIR/NAME/seedSEED.json`."""
     if record_dir is None:
@@ -247,7 +256,9 @@ def ablate(
     With `seeds`, every variant and the baselines run once per seed (`config.seed`), seed after
     seed, in `WORKDIR/VARIANT/seedS/` and `WORKDIR/baselines_seedS.json`, and each row gives
     the mean, sample std and n. With `record_dir`, every variant and baseline measured now is
-    also written as a results record, `RECORD_DIR/VARIANT/seedS.json` (`natjax.records`)."""
+    also written as a results record, `RECORD_DIR/VARIANT/seedS.json` (`natjax.records`), and
+    one recorded before is read back from its record, so an ablation resumes from the store
+    on any machine (delete a record to measure it again)."""
     chosen = select(names)
     summaries: dict[str, list[dict]] = {v.name: [] for v in chosen}
     baselines = []
@@ -255,14 +266,21 @@ def ablate(
         config = _seeded(base, seed)
         tail = () if seed is None else (f"seed{seed}",)
         for v in chosen:
-            directory = os.path.join(workdir, v.name, *tail)
-            recorder = _recorder(record_dir, v.name, config.seed)
-            summaries[v.name].append(run_variant(config, v, directory, user_keys, recorder))
-        file = "baselines.json" if seed is None else f"baselines_seed{seed}.json"
-        recorder = _recorder(record_dir, "baselines", config.seed)
-        baselines.append(run_baselines(config, workdir, file, recorder))
+            summary = _recorded(record_dir, v.name, config.seed)
+            if summary is None:
+                directory = os.path.join(workdir, v.name, *tail)
+                recorder = _recorder(record_dir, v.name, config.seed)
+                summary = run_variant(config, v, directory, user_keys, recorder)
+            summaries[v.name].append(summary)
+        found = _recorded(record_dir, "baselines", config.seed)
+        if found is None:
+            file = "baselines.json" if seed is None else f"baselines_seed{seed}.json"
+            recorder = _recorder(record_dir, "baselines", config.seed)
+            found = run_baselines(config, workdir, file, recorder)
+        baselines.append(found)
     table = rows(summaries, baselines)
     if jax.process_index() == 0:
+        os.makedirs(workdir, exist_ok=True)
         with open(os.path.join(workdir, "ablation.json"), "w") as f:
             json.dump(table, f, indent=2)
         with open(os.path.join(workdir, "ablation.md"), "w") as f:

@@ -137,6 +137,22 @@ def test_seeds_run_apart_and_each_measurement_is_recorded(tmp_path, monkeypatch)
     ]
 
 
+def test_recorded_variants_are_read_back_from_the_store(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a recorded variant was measured again")
+
+    monkeypatch.setattr(ablation, "train_and_evaluate", refuse)
+    monkeypatch.setattr(evaluation, "evaluate_baselines", refuse)
+    for name, results in (("nat", {"knn_top1": 0.5}), ("baselines", {})):
+        record = records.make_record("ablate", name, results, {"seed": 2})
+        records.write_record(str(tmp_path / "r" / name / "seed2.json"), record)
+    base = tiny_config(str(tmp_path))
+    table = ablation.ablate(
+        base, str(tmp_path / "w"), ["nat"], seeds=[2], record_dir=str(tmp_path / "r")
+    )
+    assert table[0]["knn_top1"] == 0.5 and table[0]["n"] == 1
+
+
 def test_finished_variants_and_baselines_are_read_back(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a finished variant was trained again")
