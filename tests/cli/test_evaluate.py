@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from natjax import records
 from tests.helpers import ROOT, copy_run
 
 
@@ -18,6 +19,17 @@ def test_the_command_evaluates_one_protocol_of_an_earlier_step(command, capsys, 
     assert out.startswith(f"NAT evaluation of {copy}, step 8\n") and "knn_top1" in out
     written = json.loads((tmp_path / "copy" / "eval" / "step_8.json").read_text())
     assert "linear_probe_top1" not in written and "knn_top1" in written
+
+
+def test_record_writes_the_evaluation_with_the_runs_seed(command, capsys, tiny_run, tmp_path):
+    copy, _ = copy_run(tiny_run, tmp_path)
+    path = tmp_path / "r" / "eval.json"
+    module = command("evaluate", f"--workdir={copy}", "--protocol=knn", f"--record={path}")
+    module.main([])
+    (record,) = records.load_records(str(tmp_path / "r"))
+    written = json.loads((tmp_path / "copy" / "eval" / "step_12.json").read_text())
+    assert record.kind == "evaluate" and record.results["knn_top1"] == written["knn_top1"]
+    assert record.results["step"] == 12 and record.seed == tiny_run.config.seed
 
 
 def test_an_unknown_protocol_is_one_sentence(command, capsys, tiny_run):

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from natjax import records
 from natjax.data.idx import DEBIAN_FASHION_MNIST_DIR
 from tests.helpers import ROOT
 
@@ -43,6 +44,33 @@ def test_a_learning_rate_set_on_the_command_line_is_kept(command, monkeypatch):
     args = ("--config.objective=rotation", "--config.optim.learning_rate=0.2")
     assert _trained_with(command, monkeypatch, *args).optim.learning_rate == 0.2
     assert _trained_with(command, monkeypatch).optim.learning_rate == 0.05  # NAT: no recipe.
+
+
+def test_record_writes_the_summary_with_its_provenance(command, monkeypatch, tmp_path, capsys):
+    path = tmp_path / "results" / "nat.json"
+    module = command(
+        "train", SMOKE, "--workdir=/nonexistent", f"--record={path}", "--config.seed=3"
+    )
+    summary = {"knn_top1": 0.5, "figures": {"tsne": "figures/tsne.png"}}
+    monkeypatch.setattr(module, "train_and_evaluate", lambda c, w: summary)
+    module.main([])
+    (record,) = records.load_records(str(tmp_path / "results"))
+    assert (record.kind, record.name, record.seed) == ("train", "nat", 3)
+    assert record.results == {"knn_top1": 0.5}
+    assert record.provenance["command"].startswith("python -m ")  # sys.orig_argv: pytest's here.
+    assert len(record.provenance["config_hash"]) == 16
+    assert capsys.readouterr().out.strip().endswith(f"Recorded the results in {path}")
+
+
+def test_a_record_path_that_cannot_be_written_stops_before_training(command, monkeypatch, capsys):
+    module = command("train", SMOKE, "--workdir=/nonexistent", "--record=results/nat.txt")
+    monkeypatch.setattr(module, "train_and_evaluate", lambda c, w: pytest.fail("it trained"))
+    with pytest.raises(SystemExit) as stopped:
+        module.main([])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip() == (
+        "natjax: error: --record=results/nat.txt must name a .json file."
+    )
 
 
 @pytest.mark.parametrize(
