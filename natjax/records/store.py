@@ -1,11 +1,14 @@
-"""Records on disk: one JSON file each, `{"kind", "name", "results", "provenance"}`.
+"""Records on disk: one JSON file each, `{"kind", "name", "results", "provenance", "sha256"}`.
 
 `results` maps a figure's name to its value (top-1 as a fraction, seconds, images/s, ...), as
-the command that measured it names it (`summary.json`'s keys for a run). Records are written
-whole or not at all, and read back with one sentence for a file that is not a record.
+the command that measured it names it (`summary.json`'s keys for a run). `sha256` is the digest
+of the rest, so a figure changed by hand after the measurement is caught when the record is
+read. Records are written whole or not at all, and read back with one sentence for a file that
+is not a record or was changed.
 """
 
 import dataclasses
+import hashlib
 import json
 import os
 import pathlib
@@ -16,7 +19,7 @@ from natjax.errors import UserError
 from natjax.records import provenance
 
 KINDS = ("train", "evaluate", "ablate", "bench")
-_KEYS = ("kind", "name", "results", "provenance")
+_KEYS = ("kind", "name", "results", "provenance", "sha256")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +45,15 @@ def make_record(kind: str, name: str, results: dict, provenance: dict) -> dict:
     if kind not in KINDS:
         raise ValueError(f"unknown record kind {kind!r}; use one of {KINDS}")
     kept = dict(results) if kind == "bench" else {k: v for k, v in results.items() if _scalar(v)}
-    return {"kind": kind, "name": name, "results": kept, "provenance": provenance}
+    record = {"kind": kind, "name": name, "results": kept, "provenance": provenance}
+    return {**record, "sha256": digest(record)}
+
+
+def digest(record: dict) -> str:
+    """SHA-256 of the record's kind, name, results and provenance, as canonical JSON."""
+    body = {k: record[k] for k in _KEYS[:-1]}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def write_record(path: str, record: dict) -> str:
@@ -95,6 +106,11 @@ def _read(path: pathlib.Path, root: pathlib.Path) -> Record:
     missing = [k for k in _KEYS if not isinstance(data, dict) or k not in data]
     if missing:
         raise UserError(f"{path} is not a record: it lacks {', '.join(missing)}.")
+    if digest(data) != data["sha256"]:
+        raise UserError(
+            f"{path} was changed after it was written (its sha256 does not match its contents); "
+            "restore it (git checkout) or measure it again with the command in its provenance."
+        )
     return Record(where, data["kind"], data["name"], data["results"], data["provenance"])
 
 

@@ -22,6 +22,16 @@ def test_a_record_reads_back_with_only_its_scalar_figures(tmp_path):
     assert not list(tmp_path.glob("a/*.tmp"))
 
 
+def test_a_figure_changed_after_writing_is_caught(tmp_path):
+    path = tmp_path / "r.json"
+    records.write_record(str(path), records.make_record("train", "nat", {"knn_top1": 0.5}, {}))
+    record = json.loads(path.read_text())
+    assert record["sha256"] == records.store.digest(record)
+    path.write_text(path.read_text().replace("0.5", "0.6"))
+    with pytest.raises(UserError, match="was changed after it was written"):
+        records.load_records(str(tmp_path))
+
+
 def test_an_unknown_kind_is_refused():
     with pytest.raises(ValueError, match="unknown record kind"):
         records.make_record("guess", "nat", {}, {})
