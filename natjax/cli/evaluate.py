@@ -10,7 +10,7 @@ import time
 from absl import app, flags
 
 from natjax import checkpoints, evaluation, records
-from natjax.cli.flags import run_command
+from natjax.cli.flags import record_run, run_command
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The training run's directory.")
 _CHECKPOINT = flags.DEFINE_integer("checkpoint", None, "Step to evaluate (default: the latest).")
@@ -38,18 +38,8 @@ def _evaluate() -> None:
     print(evaluation.format_results(f"NAT evaluation of {_WORKDIR.value}, step {step}", results))
     if _RECORD.value:
         config, _ = checkpoints.read_run(_WORKDIR.value)
-        wall = time.perf_counter() - start
         results = {"step": step, **results}
-        records.save(
-            _RECORD.value,
-            "evaluate",
-            config.objective,
-            results,
-            config=config,
-            seed=config.seed,
-            wall_seconds=wall,
-        )
-        print(f"Recorded the results in {_RECORD.value}")
+        record_run(_RECORD.value, "evaluate", results, config, start)
 
 
 def main(argv: list[str]) -> None:

@@ -3,11 +3,13 @@ in one sentence, the keys a user set, and the one way a command reports a user's
 Defines no flags itself."""
 
 import sys
+import time
 from collections.abc import Callable
 
 from absl import flags, logging
 from ml_collections import config_flags
 
+from natjax import records
 from natjax.errors import Preempted, UserError
 
 
@@ -44,3 +46,13 @@ def run_command(prog: str, fn: Callable[[], None]) -> None:
     except Preempted as e:
         print(f"{prog}: {e}", file=sys.stderr)
         sys.exit(Preempted.EXIT_CODE)
+
+
+def record_run(path: str, kind: str, results: dict, config, start: float) -> None:
+    """`--record=PATH`: a run's figures as a results record named by its objective and seed,
+    with the command's wall time since `start` (`time.perf_counter()`)."""
+    wall = time.perf_counter() - start
+    records.save(
+        path, kind, config.objective, results, config=config, seed=config.seed, wall_seconds=wall
+    )
+    print(f"Recorded the results in {path}")

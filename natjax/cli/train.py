@@ -10,7 +10,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from natjax import objectives, records
-from natjax.cli.flags import parse_flags, run_command, user_keys
+from natjax.cli.flags import parse_flags, record_run, run_command, user_keys
 from natjax.parallel import distributed
 from natjax.training import train_and_evaluate
 
@@ -41,17 +41,7 @@ def _train() -> None:
     config = objectives.apply_recipe(_CONFIG.value, user_keys())
     summary = train_and_evaluate(config, _WORKDIR.value)
     if _RECORD.value:
-        wall = time.perf_counter() - start
-        records.save(
-            _RECORD.value,
-            "train",
-            config.objective,
-            summary,
-            config=config,
-            seed=config.seed,
-            wall_seconds=wall,
-        )
-        print(f"Recorded the results in {_RECORD.value}")
+        record_run(_RECORD.value, "train", summary, config, start)
 
 
 def main(argv: list[str]) -> None:

@@ -10,6 +10,7 @@ from natjax.records.store import (
     check_destination,
     load_records,
     make_record,
+    read_record,
     save,
     write_record,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "load_records",
     "make_record",
     "provenance",
+    "read_record",
     "save",
     "write_record",
 ]

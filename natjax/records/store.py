@@ -114,6 +114,12 @@ def _read(path: pathlib.Path, root: pathlib.Path) -> Record:
     return Record(where, data["kind"], data["name"], data["results"], data["provenance"])
 
 
+def read_record(path: str) -> Record:
+    """The record at `path`, checked as `load_records` checks every record."""
+    file = pathlib.Path(path)
+    return _read(file, file.parent)
+
+
 def load_records(root: str, pattern: str = "**/*.json") -> list[Record]:
     """The records under `root` whose path matches `pattern`, sorted by path."""
     base = pathlib.Path(root)

@@ -167,10 +167,10 @@ def run_baselines(base: ConfigDict, workdir: str, name: str = "baselines.json", 
 def _recorded(record_dir: str | None, name: str, seed: int) -> dict | None:
     """The figures of `RECORD_DIR/NAME/seedSEED.json` when it exists: measured before, perhaps
     on another machine, and read back instead of measured again."""
-    if record_dir is None:
+    path = None if record_dir is None else os.path.join(record_dir, name, f"seed{seed}.json")
+    if path is None or not os.path.exists(path):
         return None
-    record = _read(os.path.join(record_dir, name, f"seed{seed}.json"))
-    return None if record is None else record["results"]
+    return records.read_record(path).results  # A damaged or edited record is one sentence.
 
 
 def _recorder(record_dir: str | None, name: str, seed: int):

@@ -153,6 +153,18 @@ def test_recorded_variants_are_read_back_from_the_store(tmp_path, monkeypatch):
     assert table[0]["knn_top1"] == 0.5 and table[0]["n"] == 1
 
 
+def test_a_record_changed_by_hand_is_not_read_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(ablation, "train_and_evaluate", lambda c, d: pytest.fail("it trained"))
+    path = tmp_path / "r" / "nat" / "seed0.json"
+    records.write_record(str(path), records.make_record("ablate", "nat", {"knn_top1": 0.5}, {}))
+    path.write_text(path.read_text().replace("0.5", "0.9"))
+    base = tiny_config(str(tmp_path))
+    with pytest.raises(UserError, match="was changed after it was written"):
+        ablation.ablate(
+            base, str(tmp_path / "w"), ["nat"], seeds=[0], record_dir=str(tmp_path / "r")
+        )
+
+
 def test_finished_variants_and_baselines_are_read_back(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a finished variant was trained again")
