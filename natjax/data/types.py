@@ -26,6 +26,26 @@ class Split:
         if n <= 0 or n >= len(self):
             return self
         rows = np.sort(np.random.default_rng(seed).permutation(len(self))[:n])
+        return self.take(rows)
+
+    def labelled_fraction(self, fraction: float, seed: int) -> "Split":
+        """`fraction` of each class's examples (rounded, at least one), drawn without
+        replacement by `seed`, in id order: a class-balanced share of the labels, as the
+        semi-supervised protocols fine-tune on. All of them at 1."""
+        if not 0 < fraction <= 1:
+            raise ValueError(f"fraction={fraction} is not in (0, 1].")
+        if fraction == 1:
+            return self
+        rng = np.random.default_rng(seed)
+        rows = []
+        for label in np.unique(self.labels):
+            members = np.flatnonzero(self.labels == label)
+            keep = max(1, round(fraction * len(members)))
+            rows.append(rng.permutation(members)[:keep])
+        return self.take(np.sort(np.concatenate(rows)))
+
+    def take(self, rows: np.ndarray) -> "Split":
+        """The examples `rows`, in that order."""
         return Split(np.asarray(self.images[rows]), np.asarray(self.labels[rows]))
 
 

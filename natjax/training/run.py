@@ -32,12 +32,12 @@ class Run:
     total_steps: int
 
 
-def setup(config: ConfigDict, workdir: str) -> Run:
-    """Checks the config, loads the data and builds model, optimizer, objective and step
-    settings."""
+def setup(config: ConfigDict, workdir: str, dataset: data.Dataset | None = None) -> Run:
+    """Checks the config, loads the data (unless `dataset` is given: a fine-tune's labelled
+    share) and builds model, optimizer, objective and step settings."""
     check_config(config)
     distributed.check_same_config(config)
-    dataset = data.load(config.data)
+    dataset = data.load(config.data) if dataset is None else dataset
     objective = objectives.build(config)
     config = _as_run(config, objective, dataset.num_classes)
     check_batch_fits(config.batch_size, len(dataset.train))
