@@ -137,7 +137,8 @@ def _base() -> ml_collections.ConfigDict:
     c.eval.knn_k = 200
     c.eval.knn_temperature = 0.07
     c.eval.baselines = True  # Also probe the random-init encoder and raw pixels.
-    # Run at the end of training (natjax.evaluate runs any of linear, mlp, knn, baselines).
+    # Run at the end of training (natjax.evaluate runs any of linear, mlp, knn, layers,
+    # baselines, finetune).
     c.eval.protocols = ("linear", "knn", "baselines")
     c.eval.layer_dims = 2048  # Each layer's pooled size for the layer-wise probes.
     c.eval.mlp = ml_collections.ConfigDict()  # The paper's MLP classifier on frozen features.
@@ -151,6 +152,16 @@ def _base() -> ml_collections.ConfigDict:
     c.eval.monitor_every_epochs = 1
     c.eval.monitor_train_examples = 5000
     c.eval.monitor_test_examples = 1000
+    # The `finetune` protocol (natjax.training.finetune): the whole encoder plus a linear
+    # classifier trained on a class-balanced share of the training labels at each fraction,
+    # beside the same network from scratch; the run's optimizer at this learning rate, for at
+    # least this many steps at every fraction.
+    c.eval.finetune = ml_collections.ConfigDict()
+    c.eval.finetune.label_fractions = (0.01, 0.1, 1.0)
+    c.eval.finetune.steps = 500
+    c.eval.finetune.batch_size = 128  # At most the labelled images.
+    c.eval.finetune.learning_rate = 0.01
+    c.eval.finetune.checkpoint_every_steps = 0  # 0: epoch ends only, as training.
     return c
 
 

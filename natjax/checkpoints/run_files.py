@@ -82,6 +82,16 @@ _ADDED_KEYS = (
     ("swav.small_crop_scale", [0.05, 0.14]),
     ("deepcluster.pca_dim", 0),
     ("model.projection_widths", []),
+    (
+        "eval.finetune",
+        {
+            "label_fractions": [0.01, 0.1, 1.0],
+            "steps": 500,
+            "batch_size": 128,
+            "learning_rate": 0.01,
+            "checkpoint_every_steps": 0,
+        },
+    ),
 )
 
 

@@ -10,6 +10,9 @@ from natjax.errors import require as _require
 from natjax.evaluation import PROTOCOLS
 from natjax.models.filters import FILTERS
 
+FINETUNE = "finetune"  # The protocol that trains (natjax.training.finetune).
+ALL_PROTOCOLS = (*PROTOCOLS, FINETUNE)
+
 
 def check_config(c: ConfigDict) -> None:
     """Raises UserError on the first invalid value of `c`."""
@@ -64,16 +67,32 @@ def check_config(c: ConfigDict) -> None:
     )
     _require(c.eval.knn_k > 0, "eval.knn_k", c.eval.knn_k, "a positive integer")
     _require(
-        set(c.eval.protocols) <= set(PROTOCOLS),
+        set(c.eval.protocols) <= set(ALL_PROTOCOLS),
         "eval.protocols",
         tuple(c.eval.protocols),
-        f"a tuple of {', '.join(PROTOCOLS)}",
+        f"a tuple of {', '.join(ALL_PROTOCOLS)}",
     )
+    _check_finetune(c.eval.finetune)
     every = c.eval.monitor_every_epochs
     _require(every >= 0, "eval.monitor_every_epochs", every, "0 (never) or a positive integer")
     for key in ("monitor_train_examples", "monitor_test_examples"):
         _require(c.eval[key] > 0, f"eval.{key}", c.eval[key], "a positive integer")
     _require(c.eval.knn_temperature > 0, "eval.knn_temperature", c.eval.knn_temperature, "positive")
+
+
+def _check_finetune(ft: ConfigDict) -> None:
+    fractions = tuple(ft.label_fractions)
+    _require(
+        bool(fractions) and all(0 < f <= 1 for f in fractions),
+        "eval.finetune.label_fractions",
+        fractions,
+        "shares of the labels in (0, 1], e.g. (0.01, 0.1, 1.0)",
+    )
+    for key in ("steps", "batch_size"):
+        _require(ft[key] > 0, f"eval.finetune.{key}", ft[key], "a positive integer")
+    _require(ft.learning_rate > 0, "eval.finetune.learning_rate", ft.learning_rate, "positive")
+    every = ft.checkpoint_every_steps
+    _require(every >= 0, "eval.finetune.checkpoint_every_steps", every, "0 or positive")
 
 
 def check_batch_fits(batch_size: int, num_examples: int) -> None:

@@ -11,7 +11,8 @@ from ml_collections import ConfigDict
 from natjax import checkpoints, evaluation
 from natjax.evaluation import figures
 from natjax.parallel import distributed, sharding
-from natjax.training.config_checks import check_resume_config
+from natjax.training import finetune
+from natjax.training.config_checks import FINETUNE, check_resume_config
 from natjax.training.loop import initial_state, train
 from natjax.training.run import setup
 
@@ -48,6 +49,9 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     state, facts = train(run, state, manager)
     variables = sharding.to_local({"params": state.params, "batch_stats": state.batch_stats})
     summary = evaluation.evaluate_model(config, run.model, variables, run.dataset)
+    if FINETUNE in config.eval.protocols:
+        pretrained = finetune.Pretrained(config, variables, int(state.step), run.dataset, workdir)
+        summary.update(finetune.top1s(pretrained))
     evaluation.write_results(workdir, int(state.step), summary)
     if jax.process_index() == 0:
         summary["figures"] = figures.draw_all(

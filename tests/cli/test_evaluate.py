@@ -57,3 +57,31 @@ def test_the_cli_evaluates_one_protocol_of_an_earlier_step(tiny_run, tmp_path):
     )
     assert bad.returncode == 2 and "unknown --protocol magic" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "fractions, says",
+    [("2", "label fractions 2 are not shares"), ("a,b", "--label_fractions=a,b is not a list")],
+)
+def test_bad_label_fractions_are_one_sentence(command, capsys, tiny_run, fractions, says):
+    args = (
+        f"--workdir={tiny_run.workdir}",
+        "--protocol=finetune",
+        f"--label_fractions={fractions}",
+    )
+    module = command("evaluate", *args)
+    with pytest.raises(SystemExit) as stopped:
+        module.main([])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("natjax.evaluate: error: ") and says in err
+
+
+def test_finetune_of_a_missing_checkpoint_is_one_sentence(command, capsys, tiny_run):
+    args = (f"--workdir={tiny_run.workdir}", "--protocol=finetune", "--checkpoint=999")
+    module = command("evaluate", *args)
+    with pytest.raises(SystemExit) as stopped:
+        module.main([])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "999" in err

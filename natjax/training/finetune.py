@@ -1,0 +1,164 @@
+"""The `finetune` protocol: the whole encoder plus a linear classifier trained with labels, on a
+class-balanced, seeded share of the training labels at each of `eval.finetune.label_fractions`,
+then scored on the test split. Beside each, the same network from its random initialisation,
+on the same labels and schedule: the from-scratch row.
+
+A fine-tune is a training run of the `supervised` objective in a workdir of its own under the
+run's (`finetune/step_S/{pretrained,scratch}_FRACTION/`): on the run's mesh, with the run's
+crops and flips, checkpointed and resumed as training is. The pretrained row starts from the
+run's encoder (parameters and batch statistics) at step `S`; both rows start every other
+variable, the classifier included, from the run's step-0 initialisation.
+"""
+
+import dataclasses
+import logging
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from ml_collections import ConfigDict
+
+from natjax import checkpoints, data
+from natjax.errors import UserError
+from natjax.evaluation.stream import encoder_stream
+from natjax.models import features
+from natjax.objectives import TrainState
+from natjax.parallel import sharding
+from natjax.training.config_checks import check_resume_config
+from natjax.training.loop import initial_state, train
+from natjax.training.run import Run, setup
+
+ENCODER = "encoder"  # The variables' subtree the pretrained row takes from the run.
+ROWS = ("pretrained", "scratch")
+
+
+def result_key(row: str, fraction: float) -> str:
+    """The results' name of one figure: `finetune_top1@0.01`, `scratch_top1@0.01`."""
+    return f"{'finetune' if row == 'pretrained' else 'scratch'}_top1@{fraction:g}"
+
+
+def finetune_config(config: ConfigDict, num_labelled: int, devices: int) -> ConfigDict:
+    """The run's config as a fine-tune on `num_labelled` images: the supervised objective with
+    a linear classifier, `eval.finetune`'s optimizer settings, and as many epochs as make at
+    least `eval.finetune.steps` steps; no end-of-run evaluation of its own."""
+    ft = config.eval.finetune
+    batch = min(ft.batch_size, num_labelled) // devices * devices
+    if batch == 0:
+        raise UserError(
+            f"eval.finetune.label_fractions keep {num_labelled} labelled images, fewer than the "
+            f"{devices} devices; raise the smallest fraction."
+        )
+    c = config.copy_and_resolve_references()
+    c.objective = "supervised"
+    c.model.head_widths = ()
+    c.model.projection_widths = ()
+    c.batch_size = batch
+    c.num_epochs = math.ceil(ft.steps / data.num_steps_per_epoch(num_labelled, batch))
+    c.optim.learning_rate = ft.learning_rate
+    c.eval.protocols = ()
+    c.eval.monitor_every_epochs = 0
+    c.checkpoint.every_steps = ft.checkpoint_every_steps
+    return c
+
+
+def with_encoder(state: TrainState, pretrained: dict, mesh) -> TrainState:
+    """`state` with its encoder's `params` and `batch_stats` replaced by `pretrained`'s."""
+
+    def swap(tree: dict, new: dict) -> dict:
+        if ENCODER not in tree:
+            return tree
+        placed = jax.device_put(new[ENCODER], sharding.state_sharding(mesh))
+        return {**tree, ENCODER: placed}
+
+    return state.replace(
+        params=swap(state.params, pretrained["params"]),
+        batch_stats=swap(state.batch_stats, pretrained.get("batch_stats", {})),
+    )
+
+
+def test_top1(run: Run, state: TrainState) -> float:
+    """The classifier's top-1 on the test split (eval mode, centre view), on the run's mesh."""
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    fn = features.make_encode_fn(run.model, run.step_cfg.crop_size, "head")
+    chunk = sharding.chunk_size(run.config.eval.batch_size, run.mesh.devices.size)
+    stream = encoder_stream(fn, variables, run.dataset.test, chunk, run.mesh)
+    correct = sum(int(_correct(c.x, c.labels, c.valid)) for c in stream.chunks())
+    return correct / stream.n
+
+
+@jax.jit
+def _correct(logits, labels, valid):
+    return jnp.sum((jnp.argmax(logits, -1) == labels) & valid)
+
+
+def finetune_one(config: ConfigDict, labelled: data.Dataset, workdir: str, pretrained: dict | None):
+    """One fine-tune of `config` (a `finetune_config`) on `labelled` into `workdir`, from
+    `pretrained`'s encoder (None: from scratch); resumes from the latest checkpoint there.
+    Returns its test top-1."""
+    run = setup(config, workdir, labelled)
+    saved = checkpoints.saved_config(workdir)
+    if saved is not None:
+        check_resume_config(saved, run.config, workdir)
+    checkpoints.write_run(workdir, run.config, run.dataset)
+    manager = checkpoints.create_manager(workdir, max_to_keep=run.config.checkpoint.keep)
+    state = initial_state(run, manager)
+    if int(state.step) == 0 and pretrained is not None:
+        state = with_encoder(state, pretrained, run.mesh)
+    state, _ = train(run, state, manager)
+    manager.close()
+    return test_top1(run, state)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pretrained:
+    """A run's encoder at one step, with what fine-tuning it needs."""
+
+    config: ConfigDict
+    variables: dict
+    step: int
+    dataset: data.Dataset
+    workdir: str
+
+
+def top1s(pretrained: Pretrained, fractions=None) -> dict:
+    """`result_key(row, fraction) -> top-1` for both rows at each of `fractions` (default: the
+    run's `eval.finetune.label_fractions`), each in its own resumable workdir."""
+    config = pretrained.config
+    fractions = tuple(config.eval.finetune.label_fractions if fractions is None else fractions)
+    check_fractions(fractions)
+    devices = jax.device_count()
+    base = os.path.join(pretrained.workdir, "finetune", f"step_{pretrained.step}")
+    results = {}
+    for fraction in fractions:
+        train_split = pretrained.dataset.train.labelled_fraction(fraction, config.seed)
+        labelled = dataclasses.replace(pretrained.dataset, train=train_split)
+        ft_config = finetune_config(config, len(train_split), devices)
+        for row in ROWS:
+            init = pretrained.variables if row == "pretrained" else None
+            where = os.path.join(base, f"{row}_{fraction:g}")
+            logging.info("Fine-tuning (%s) on %d labelled images.", row, len(train_split))
+            results[result_key(row, fraction)] = finetune_one(ft_config, labelled, where, init)
+        results[f"finetune_labelled@{fraction:g}"] = len(train_split)
+    return results
+
+
+def check_fractions(fractions) -> None:
+    if not fractions or not all(0 < f <= 1 for f in fractions):
+        shown = ",".join(f"{f:g}" for f in fractions)
+        raise UserError(
+            f"label fractions {shown or '(none)'} are not shares of the labels; give each in "
+            "(0, 1], e.g. 0.01,0.1,1."
+        )
+
+
+def finetune_checkpoint(workdir: str, step: int | None = None, fractions=None) -> tuple[int, dict]:
+    """`top1s` of the checkpoint at `step` (default: the latest) of `workdir`."""
+    config, image_shape = checkpoints.read_run(workdir)
+    like = checkpoints.abstract_variables(config, image_shape)
+    variables = checkpoints.restore_model(workdir, step, like)
+    step = step if step is not None else checkpoints.latest_step(workdir)
+    dataset = data.load(config.data)
+    variables = jax.tree.map(np.asarray, variables)
+    return step, top1s(Pretrained(config, variables, step, dataset, workdir), fractions)
