@@ -9,6 +9,7 @@ so the two give the same figures.
 import time
 
 from absl import app, flags
+from ml_collections import config_flags
 
 from natjax import checkpoints, evaluation, records
 from natjax.cli.flags import record_run, run_command
@@ -30,6 +31,14 @@ _FRACTIONS = flags.DEFINE_list(
     "eval.finetune.label_fractions).",
 )
 
+_TRANSFER = config_flags.DEFINE_config_file(
+    "transfer",
+    None,
+    "Transfer: evaluate on this config's data instead of the run's (e.g. "
+    "configs/nat.py:cifar10_cpu, then --transfer.data.KEY=VALUE), its images converted to "
+    "the encoder's input.",
+    lock_config=True,
+)
 _RECORD = flags.DEFINE_string(
     "record",
     None,
@@ -44,13 +53,19 @@ def _evaluate() -> None:
         records.check_destination(_RECORD.value)
     frozen, tuned = _protocols(_WORKDIR.value)
     step, results = _CHECKPOINT.value, {}
+    other = None if _TRANSFER.value is None else _TRANSFER.value.data
     if frozen:
-        step, results = evaluation.evaluate_checkpoint(_WORKDIR.value, step, frozen)
+        step, results = evaluation.evaluate_checkpoint(_WORKDIR.value, step, frozen, other)
     if tuned:
-        step, found = finetune.finetune_checkpoint(_WORKDIR.value, step, _fractions())
+        step, found = finetune.finetune_checkpoint(_WORKDIR.value, step, _fractions(), other)
         results.update(found)
-        evaluation.write_results(_WORKDIR.value, step, results)
-    print(evaluation.format_results(f"NAT evaluation of {_WORKDIR.value}, step {step}", results))
+    if other is not None:
+        results["transfer_dataset"] = other.name
+    if tuned or other is not None:  # Both kinds of figure in one file.
+        evaluation.write_results(_WORKDIR.value, step, results, other and other.name)
+    on = "" if other is None else f" on {other.name}"
+    title = f"NAT evaluation of {_WORKDIR.value}, step {step}{on}"
+    print(evaluation.format_results(title, results))
     if _RECORD.value:
         config, _ = checkpoints.read_run(_WORKDIR.value)
         results = {"step": step, **results}

@@ -3,8 +3,10 @@
 import logging
 import os
 
+import numpy as np
 from ml_collections import ConfigDict
 
+from natjax.data.convert import convert_dataset
 from natjax.data.decode import default_workers
 from natjax.data.folder import load_folder_dataset
 from natjax.data.idx import DEBIAN_FASHION_MNIST_DIR, load_idx_dataset
@@ -13,7 +15,15 @@ from natjax.data.tfds_source import load_tfds_dataset
 from natjax.data.types import Dataset, Split
 from natjax.errors import UserError
 
-__all__ = ["Dataset", "Split", "epoch_ids", "load", "num_steps_per_epoch"]
+__all__ = [
+    "Dataset",
+    "Split",
+    "check_labelled",
+    "convert_dataset",
+    "epoch_ids",
+    "load",
+    "num_steps_per_epoch",
+]
 
 
 def load(config: ConfigDict) -> Dataset:
@@ -25,6 +35,21 @@ def load(config: ConfigDict) -> Dataset:
         _subset(dataset.test, config.max_test_examples, config),
         dataset.num_classes,
     )
+
+
+def check_labelled(dataset: Dataset) -> None:
+    """Every protocol scores labels: a dataset needs at least two classes, in both splits."""
+    if dataset.num_classes < 2:
+        raise UserError(
+            f"the dataset {dataset.name!r} has {dataset.num_classes} class; the protocols score "
+            "labels of at least two classes, so give a labelled dataset."
+        )
+    for name, split in (("training", dataset.train), ("test", dataset.test)):
+        if len(split) == 0 or len(np.unique(split.labels)) < 2:
+            raise UserError(
+                f"the {name} split of {dataset.name!r} holds images of fewer than two classes; "
+                "the protocols need labelled images of at least two."
+            )
 
 
 def _subset(split: Split, n: int, config: ConfigDict) -> Split:

@@ -101,9 +101,10 @@ def decode_image(data: bytes, image_size: int) -> np.ndarray:
         return fit_image(image, image_size)
 
 
-def fit_image(image: Image.Image, image_size: int) -> np.ndarray:
-    """RGB uint8 `[S, S, 3]`: the shorter side resized to S, then the centre S x S crop."""
-    image = image.convert("RGB")
+def fit_image(image: Image.Image, image_size: int, mode: str = "RGB") -> np.ndarray:
+    """uint8 `[S, S, 3]` (`mode` "RGB") or `[S, S]` ("L", gray by ITU-R 601 luma): the shorter
+    side resized to S, then the centre S x S crop."""
+    image = image.convert(mode)
     w, h = image.size
     if (w, h) != (image_size, image_size):
         scale = image_size / min(w, h)

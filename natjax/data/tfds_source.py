@@ -54,6 +54,11 @@ def load_tfds_dataset(
 ) -> Dataset:
     """Loads `name` from tensorflow-datasets, preparing it first if it is not prepared yet."""
     builder = _prepared_builder(name, data_dir)
+    if "label" not in builder.info.features:
+        raise UserError(
+            f"tensorflow-datasets' {name!r} has no 'label' feature; natjax reads a class label "
+            "per image, so give a labelled dataset."
+        )
     num_classes = builder.info.features["label"].num_classes
     splits = {s: _read_split(builder, s, image_size, workers) for s in (train_split, test_split)}
     return Dataset(name, splits[train_split], splits[test_split], num_classes)

@@ -3,7 +3,8 @@
 - protocols, one module each, one algorithm each, on feature streams held in memory or
   re-encoded alike: `linear`, `mlp`, `knn`, `layers` (layer-wise linear probes);
 - `stream`: features as chunks on the mesh; `classifier`: the probes' shared fit;
-- `suite`: every protocol of a run (`evaluate`), of a checkpoint, and the `baselines`;
+- `suite`: every protocol of a run (`evaluate`), of a checkpoint, and the `baselines`; another
+  dataset as the encoder's input (`transfer`);
 - `monitor`: the kNN monitor during training; `metrics`: the scalars a run records;
 - `figures`: a run's pictures; `results`: its results as files and tables.
 """
@@ -15,6 +16,7 @@ from natjax.evaluation.suite import (
     evaluate_baselines,
     evaluate_checkpoint,
     evaluate_model,
+    transfer,
 )
 
 __all__ = [
@@ -24,5 +26,6 @@ __all__ = [
     "evaluate_checkpoint",
     "evaluate_model",
     "format_results",
+    "transfer",
     "write_results",
 ]

@@ -6,9 +6,11 @@ import os
 import jax
 
 
-def write_results(workdir: str, step: int, results: dict) -> str:
-    """`DIR/eval/step_STEP.json` (process 0 only); returns its path."""
-    path = os.path.join(workdir, "eval", f"step_{step}.json")
+def write_results(workdir: str, step: int, results: dict, dataset: str | None = None) -> str:
+    """`DIR/eval/step_STEP.json`, or `step_STEP_on_DATASET.json` for another dataset's figures
+    (process 0 only); returns its path."""
+    name = f"step_{step}" if dataset is None else f"step_{step}_on_{dataset}"
+    path = os.path.join(workdir, "eval", f"{name}.json")
     if jax.process_index() == 0:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:

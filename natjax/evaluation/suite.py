@@ -11,6 +11,8 @@ so the figures do not depend on that memory setting; `features_in_memory` in the
 which ran.
 """
 
+import dataclasses
+
 from ml_collections import ConfigDict
 
 from natjax import checkpoints, data
@@ -90,9 +92,12 @@ def evaluate_baselines(config: ConfigDict, protocols=("linear", "mlp", "knn")) -
     return baselines.top1s(config, model, fresh, dataset, crop, protocols, None)
 
 
-def evaluate_checkpoint(workdir: str, step: int | None = None, protocols=None):
+def evaluate_checkpoint(
+    workdir: str, step: int | None = None, protocols=None, data_config: ConfigDict | None = None
+):
     """Evaluates the checkpoint at `step` (default: the latest) of `workdir` under `protocols`
-    (default: the run's); writes and returns `(step, results)`."""
+    (default: the run's), on the run's data or, for transfer, on `data_config`'s (`transfer`);
+    writes and returns `(step, results)`."""
     unknown = sorted(set(protocols or ()) - set(PROTOCOLS))
     if unknown:
         raise UserError(
@@ -102,7 +107,16 @@ def evaluate_checkpoint(workdir: str, step: int | None = None, protocols=None):
     like = checkpoints.abstract_variables(config, image_shape)
     variables = checkpoints.restore_model(workdir, step, like)
     step = step if step is not None else checkpoints.latest_step(workdir)
-    dataset = data.load(config.data)
+    dataset = transfer(data_config, image_shape) if data_config else data.load(config.data)
     results = evaluate_model(config, create_model(config), variables, dataset, protocols)
-    write_results(workdir, step, results)
+    write_results(workdir, step, results, data_config and data_config.name)
     return step, results
+
+
+def transfer(data_config: ConfigDict, image_shape: tuple[int, ...]) -> Dataset:
+    """Another dataset (`data_config`, a config's `data`) as the run's encoder sees its input:
+    its images resized to `image_shape`'s side and given its channels; its labels checked."""
+    dataset = data.convert_dataset(data.load(data_config), tuple(image_shape))
+    dataset = dataclasses.replace(dataset, name=data_config.name)
+    data.check_labelled(dataset)
+    return dataset

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from ml_collections import ConfigDict
 
-from natjax import checkpoints, data
+from natjax import checkpoints, data, evaluation
 from natjax.errors import UserError
 from natjax.evaluation.stream import encoder_stream
 from natjax.models import features
@@ -120,6 +120,7 @@ class Pretrained:
     step: int
     dataset: data.Dataset
     workdir: str
+    transfer: bool = False  # `dataset` is not the one the run trained on.
 
 
 def top1s(pretrained: Pretrained, fractions=None) -> dict:
@@ -129,7 +130,10 @@ def top1s(pretrained: Pretrained, fractions=None) -> dict:
     fractions = tuple(config.eval.finetune.label_fractions if fractions is None else fractions)
     check_fractions(fractions)
     devices = jax.device_count()
-    base = os.path.join(pretrained.workdir, "finetune", f"step_{pretrained.step}")
+    name = f"step_{pretrained.step}"
+    if pretrained.transfer:
+        name += f"_on_{pretrained.dataset.name}"
+    base = os.path.join(pretrained.workdir, "finetune", name)
     results = {}
     for fraction in fractions:
         train_split = pretrained.dataset.train.labelled_fraction(fraction, config.seed)
@@ -153,12 +157,19 @@ def check_fractions(fractions) -> None:
         )
 
 
-def finetune_checkpoint(workdir: str, step: int | None = None, fractions=None) -> tuple[int, dict]:
-    """`top1s` of the checkpoint at `step` (default: the latest) of `workdir`."""
+def finetune_checkpoint(
+    workdir: str, step: int | None = None, fractions=None, data_config: ConfigDict | None = None
+) -> tuple[int, dict]:
+    """`top1s` of the checkpoint at `step` (default: the latest) of `workdir`, on the run's
+    data or, for transfer, on `data_config`'s (`natjax.evaluation.transfer`)."""
     config, image_shape = checkpoints.read_run(workdir)
     like = checkpoints.abstract_variables(config, image_shape)
     variables = checkpoints.restore_model(workdir, step, like)
     step = step if step is not None else checkpoints.latest_step(workdir)
-    dataset = data.load(config.data)
+    if data_config is None:
+        dataset = data.load(config.data)
+    else:
+        dataset = evaluation.transfer(data_config, image_shape)
     variables = jax.tree.map(np.asarray, variables)
-    return step, top1s(Pretrained(config, variables, step, dataset, workdir), fractions)
+    pretrained = Pretrained(config, variables, step, dataset, workdir, data_config is not None)
+    return step, top1s(pretrained, fractions)

@@ -85,3 +85,28 @@ def test_finetune_of_a_missing_checkpoint_is_one_sentence(command, capsys, tiny_
     err = capsys.readouterr().err
     assert stopped.value.code == 2 and len(err.strip().splitlines()) == 1
     assert "999" in err
+
+
+def test_transfer_names_the_other_dataset_and_writes_beside_the_runs_figures(
+    command, capsys, tiny_run, tmp_path
+):
+    from tests.data.folders import make_folder
+
+    copy, _ = copy_run(tiny_run, tmp_path)
+    colours = make_folder(tmp_path / "colours")
+    module = command(
+        "evaluate",
+        f"--workdir={copy}",
+        "--protocol=knn",
+        "--transfer=configs/nat.py:smoke",
+        "--transfer.data.name=colours",
+        f"--transfer.data.source=folder:{colours}",
+        "--transfer.data.image_size=6",
+        "--transfer.data.max_train_examples=0",
+        "--transfer.data.max_test_examples=0",
+    )
+    module.main([])
+    out = capsys.readouterr().out
+    assert out.startswith(f"NAT evaluation of {copy}, step 12 on colours\n")
+    written = json.loads((tmp_path / "copy" / "eval" / "step_12_on_colours.json").read_text())
+    assert written["transfer_dataset"] == "colours" and 0.0 <= written["knn_top1"] <= 1.0

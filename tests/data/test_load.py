@@ -5,6 +5,7 @@ import pytest
 
 from configs.nat import get_config
 from natjax import data
+from natjax.data import Dataset, Split
 from natjax.errors import UserError
 from tests.data.folders import make_folder
 from tests.helpers import make_idx_dataset
@@ -55,3 +56,13 @@ def test_unknown_source_is_named():
     config.source = "s3://bucket"
     with pytest.raises(UserError, match="not a data source"):
         data.load(config)
+
+
+def test_a_dataset_needs_labels_of_two_classes_in_both_splits():
+    two = Split(np.zeros((4, 2, 2, 1), np.uint8), np.array([0, 1, 0, 1]))
+    one = Split(np.zeros((4, 2, 2, 1), np.uint8), np.zeros(4, np.int32))
+    data.check_labelled(Dataset("ok", two, two, 2))
+    with pytest.raises(UserError, match="has 1 class; the protocols score labels"):
+        data.check_labelled(Dataset("single", one, one, 1))
+    with pytest.raises(UserError, match="the test split of 'half' holds images of fewer than two"):
+        data.check_labelled(Dataset("half", two, one, 2))

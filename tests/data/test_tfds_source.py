@@ -33,3 +33,14 @@ def test_lazy_images_resize_on_access():
 def test_unknown_tfds_name_is_one_sentence():
     with pytest.raises(UserError, match="no dataset 'no_such_dataset'"):
         load_tfds_dataset("no_such_dataset", "", "train", "test", 32)
+
+
+def test_a_tfds_dataset_without_labels_is_one_sentence(monkeypatch):
+    from types import SimpleNamespace
+
+    from natjax.data import tfds_source
+
+    unlabelled = SimpleNamespace(info=SimpleNamespace(features={"image": None}))
+    monkeypatch.setattr(tfds_source, "_prepared_builder", lambda name, data_dir: unlabelled)
+    with pytest.raises(UserError, match="has no 'label' feature; natjax reads a class label"):
+        tfds_source.load_tfds_dataset("coco_captions", "", "train", "test", 32)

@@ -114,3 +114,36 @@ def test_the_baselines_of_a_config_without_training_it(tmp_path):
         for protocol in ("linear", "knn")
     }
     assert all(0.25 < v <= 1.0 for v in results.values())  # The toy squares are easy.
+
+
+def test_transfer_evaluates_the_encoder_on_another_datasets_converted_images(tiny_run, tmp_path):
+    from tests.data.folders import make_folder
+
+    copy, _ = copy_run(tiny_run, tmp_path)
+    other = tiny_config(str(tmp_path)).data
+    other.update(name="colours", source=f"folder:{make_folder(tmp_path / 'colours')}")
+    other.image_size = 6  # RGB 6 x 6 images; the encoder saw gray 12 x 12.
+    dataset = evaluation.transfer(other, (12, 12, 1))
+    assert dataset.name == "colours" and dataset.image_shape == (12, 12, 1)
+    assert dataset.num_classes == 2 and len(dataset.train) == 6
+    step, results = evaluate_checkpoint(copy, None, ("linear", "knn", "baselines"), other)
+    assert step == 12 and results["linear_probe_top1"] == 1.0  # Red against blue.
+    assert "baseline_raw_pixels_linear_top1" in results
+    written = json.loads((tmp_path / "copy" / "eval" / "step_12_on_colours.json").read_text())
+    assert written == {"step": 12, **results}
+    own = json.loads((tmp_path / "copy" / "eval" / "step_12.json").read_text())
+    assert own["linear_probe_top1"] == tiny_run.summary["linear_probe_top1"]  # Untouched.
+
+
+def test_transfer_to_an_unlabelled_dataset_is_one_sentence(tmp_path):
+    from tests.data.folders import make_folder
+
+    root = make_folder(tmp_path / "one")
+    import shutil
+
+    shutil.rmtree(root / "train" / "dog")
+    shutil.rmtree(root / "test" / "dog")
+    other = tiny_config(str(tmp_path)).data
+    other.update(name="one", source=f"folder:{root}", image_size=6)
+    with pytest.raises(UserError, match="'one' has 1 class"):
+        evaluation.transfer(other, (12, 12, 1))

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from natjax import checkpoints, data
+from natjax import checkpoints, data, evaluation
 from natjax.errors import UserError
 from natjax.models import create_model
 from natjax.objectives import create_train_state
@@ -128,3 +128,20 @@ def test_a_run_naming_finetune_in_its_protocols_fine_tunes_at_its_end(tmp_path):
     summary = train_and_evaluate(config, str(tmp_path / "run"))
     assert 0.0 <= summary["finetune_top1@0.5"] <= 1.0 and 0.0 <= summary["scratch_top1@0.5"] <= 1
     assert os.path.isdir(tmp_path / "run" / "finetune" / "step_6" / "scratch_0.5" / "checkpoints")
+
+
+@pytest.mark.slow
+def test_a_transfer_fine_tune_has_workdirs_of_its_own(tiny_run, tmp_path):
+    from tests.data.folders import make_folder
+    from tests.helpers import tiny_config
+
+    workdir, _ = copy_run(tiny_run, tmp_path)
+    other = tiny_config(str(tmp_path)).data
+    other.update(name="colours", source=f"folder:{make_folder(tmp_path / 'c')}", image_size=6)
+    dataset = evaluation.transfer(other, (12, 12, 1))
+    pretrained = dataclasses.replace(_pretrained(tiny_run, workdir), dataset=dataset, transfer=True)
+    pretrained.config.eval.finetune.batch_size = 6
+    results = finetune.top1s(pretrained, (1.0,))
+    assert results["finetune_labelled@1"] == 6 and 0.0 <= results["finetune_top1@1"] <= 1.0
+    base = os.path.join(workdir, "finetune", "step_12_on_colours")
+    assert sorted(os.listdir(base)) == ["pretrained_1", "scratch_1"]
