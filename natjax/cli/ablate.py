@@ -12,8 +12,7 @@ the command line. `--seeds` runs every variant once per seed and reports mean ±
 from absl import app, flags
 from ml_collections import config_flags
 
-from natjax.cli.flags import parse_flags, run_command, user_keys
-from natjax.errors import UserError
+from natjax.cli.flags import int_list, parse_flags, run_command, user_keys
 from natjax.training import ablation
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "The base config.", lock_config=True)
@@ -35,17 +34,8 @@ _RECORD = flags.DEFINE_string(
 )
 
 
-def _seeds() -> list[int] | None:
-    if _SEEDS.value is None:
-        return None
-    try:
-        return [int(s) for s in _SEEDS.value]
-    except ValueError:
-        raise UserError(f"--seeds={','.join(_SEEDS.value)} must be integers, e.g. 0,1,2.") from None
-
-
 def _ablate() -> None:
-    seeds = _seeds()
+    seeds = int_list("seeds", _SEEDS.value, "0,1,2")
     table = ablation.ablate(
         _CONFIG.value,
         _WORKDIR.value,

@@ -34,6 +34,16 @@ def user_keys(name: str = "config", flag_values: flags.FlagValues = flags.FLAGS)
     return tuple(config_flags.get_override_values(flag_values[name]))
 
 
+def int_list(flag: str, values: list[str] | None, example: str) -> list[int] | None:
+    """`--FLAG=a,b,c` as integers (None when unset); anything else is one sentence."""
+    if values is None:
+        return None
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        raise UserError(f"--{flag}={','.join(values)} must be integers, e.g. {example}.") from None
+
+
 def run_command(prog: str, fn: Callable[[], None]) -> None:
     """Runs `fn`; a UserError is one sentence on stderr and exit status 2, a preemption its
     own sentence and `Preempted.EXIT_CODE`."""

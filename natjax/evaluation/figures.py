@@ -138,3 +138,30 @@ def draw_all(workdir: str, config, model, variables: dict, dataset, crop_size: i
     if curves := training_curves(workdir):
         paths["curves"] = curves
     return {name: os.path.relpath(path, workdir) for name, path in paths.items()}
+
+
+def figure2(path: str, rows: list[dict], metrics=("linear_probe_top1", "knn_top1")) -> str:
+    """The paper's Figure 2 from `natjax.training.figure2`'s rows: top-1 (%) against the
+    re-assignment period (left; "never" first) and the training length (right), one line per
+    metric, error bars of one sample std."""
+    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    titles = {"period": "re-assignment period (epochs)", "epochs": "training length (epochs)"}
+    for ax, curve in zip(fig.subplots(1, 2), ("period", "epochs"), strict=True):
+        points = [r for r in rows if r["curve"] == curve]
+        xs = list(range(len(points)))
+        for key in metrics:
+            means = [100 * r[key] for r in points]
+            stds = [100 * (r[f"{key}_std"] or 0.0) for r in points]
+            ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=key.split("_top1")[0])
+        ax.set_xticks(xs, [_tick(curve, r["x"]) for r in points])
+        ax.set_xlabel(titles[curve])
+        ax.set_ylabel("top-1 (%)")
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend(fontsize=8)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def _tick(curve: str, x: int) -> str:
+    return "never" if curve == "period" and x == 0 else str(x)

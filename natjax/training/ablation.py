@@ -125,7 +125,8 @@ def _read(path: str) -> dict | None:
         return json.load(f)
 
 
-def _seeded(config: ConfigDict, seed: int | None) -> ConfigDict:
+def seeded(config: ConfigDict, seed: int | None) -> ConfigDict:
+    """`config` with `seed` as its seed (itself when None)."""
     if seed is None:
         return config
     config = config.copy_and_resolve_references()
@@ -183,6 +184,16 @@ def _recorder(record_dir: str | None, name: str, seed: int):
         records.save(path, "ablate", name, results, config=config, seed=seed, wall_seconds=seconds)
 
     return record
+
+
+def measure(config: ConfigDict, variant: Variant, directory: str, user_keys=(), record_dir=None):
+    """The variant's summary at `config.seed`: read back from its record under `record_dir`
+    where there is one, else from `directory` (`run_variant`), recorded where asked."""
+    summary = _recorded(record_dir, variant.name, config.seed)
+    if summary is not None:
+        return summary
+    recorder = _recorder(record_dir, variant.name, config.seed)
+    return run_variant(config, variant, directory, user_keys, recorder)
 
 
 def _row(label: str, summaries: list[dict]) -> dict:
@@ -263,15 +274,11 @@ def ablate(
     summaries: dict[str, list[dict]] = {v.name: [] for v in chosen}
     baselines = []
     for seed in seeds if seeds is not None else [None]:
-        config = _seeded(base, seed)
+        config = seeded(base, seed)
         tail = () if seed is None else (f"seed{seed}",)
         for v in chosen:
-            summary = _recorded(record_dir, v.name, config.seed)
-            if summary is None:
-                directory = os.path.join(workdir, v.name, *tail)
-                recorder = _recorder(record_dir, v.name, config.seed)
-                summary = run_variant(config, v, directory, user_keys, recorder)
-            summaries[v.name].append(summary)
+            directory = os.path.join(workdir, v.name, *tail)
+            summaries[v.name].append(measure(config, v, directory, user_keys, record_dir))
         found = _recorded(record_dir, "baselines", config.seed)
         if found is None:
             file = "baselines.json" if seed is None else f"baselines_seed{seed}.json"

@@ -17,7 +17,7 @@ LAYERS = (
     ("training",),
     ("bench", "cli"),
     ("report",),
-    ("__init__", "main", "evaluate", "export", "ablate"),
+    ("__init__", "main", "evaluate", "export", "ablate", "figure2"),
 )
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}
 

@@ -34,6 +34,12 @@ MISSING = "/nonexistent/config.json is missing; /nonexistent is not a natjax wor
             [f"--config={CONFIG}:ablation", "--variants=twice"],
             "natjax.ablate: error: unknown --variants twice; use any of",
         ),
+        (
+            "figure2",
+            "figure2",
+            [f"--config={CONFIG}:smoke", "--periods=never"],
+            "natjax.figure2: error: --periods=never must be integers, e.g. 0,1,3,10.",
+        ),
     ],
 )
 def test_each_command_module_runs_its_front_end(absl_flags, capsys, shim, front_end, args, message):

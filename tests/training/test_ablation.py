@@ -127,7 +127,7 @@ def test_seeds_run_apart_and_each_measurement_is_recorded(tmp_path, monkeypatch)
     (nat3,) = records.load_records(str(tmp_path / "r"), "nat/seed3.json")
     assert nat3.kind == "ablate" and nat3.seed == 3 and nat3.results == {"knn_top1": 0.43}
     assert nat3.provenance["config_hash"] == records.config_hash(
-        ablation.variant_config(ablation._seeded(base, 3), ablation.select(["nat"])[0])
+        ablation.variant_config(ablation.seeded(base, 3), ablation.select(["nat"])[0])
     )
     assert [r.path for r in records.load_records(str(tmp_path / "r"))] == [
         "baselines/seed1.json",
