@@ -51,6 +51,26 @@ def make_idx_dataset(directory: str, n_train: int = 96, n_test: int = 40, size: 
     return directory
 
 
+def multilabel_dataset(n_train: int = 96, n_test: int = 48, size: int = 12):
+    """A multi-label toy `Dataset`: each of 4 classes a bright quadrant, 1 to 3 per image."""
+    from natjax.data import Dataset, Split
+
+    rng = np.random.default_rng(0)
+
+    def split(n: int) -> Split:
+        labels = rng.integers(0, 2, (n, 4)).astype(np.int32)
+        labels[labels.sum(1) == 0, rng.integers(0, 4)] = 1
+        labels[labels.sum(1) == 4, 0] = 0
+        images = rng.integers(0, 40, (n, size, size, 1)).astype(np.uint8)
+        half = size // 2
+        for i, c in zip(*np.nonzero(labels), strict=True):
+            r, q = divmod(int(c), 2)
+            images[i, r * half : (r + 1) * half, q * half : (q + 1) * half] = 220
+        return Split(images, labels)
+
+    return Dataset("quadrants", split(n_train), split(n_test), 4)
+
+
 # The linear probe of the tiny runs: 96 training images make one chunk of 4 minibatches, so
 # 50 epochs are 200 Adam steps (the default 5 epochs, 20 steps, stop short of a fit).
 TINY_LINEAR_PROBE = {"epochs": 50, "batch_size": 256, "learning_rate": 1e-2, "l2": 1e-4}

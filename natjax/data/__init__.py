@@ -45,7 +45,9 @@ def check_labelled(dataset: Dataset) -> None:
             "labels of at least two classes, so give a labelled dataset."
         )
     for name, split in (("training", dataset.train), ("test", dataset.test)):
-        if len(split) == 0 or len(np.unique(split.labels)) < 2:
+        labels = split.labels
+        present = np.flatnonzero(labels.sum(0)) if labels.ndim == 2 else np.unique(labels)
+        if len(split) == 0 or len(present) < 2:
             raise UserError(
                 f"the {name} split of {dataset.name!r} holds images of fewer than two classes; "
                 "the protocols need labelled images of at least two."

@@ -54,14 +54,32 @@ def load_tfds_dataset(
 ) -> Dataset:
     """Loads `name` from tensorflow-datasets, preparing it first if it is not prepared yet."""
     builder = _prepared_builder(name, data_dir)
-    if "label" not in builder.info.features:
-        raise UserError(
-            f"tensorflow-datasets' {name!r} has no 'label' feature; natjax reads a class label "
-            "per image, so give a labelled dataset."
-        )
-    num_classes = builder.info.features["label"].num_classes
-    splits = {s: _read_split(builder, s, image_size, workers) for s in (train_split, test_split)}
+    num_classes, labels_of = _labels(name, builder.info.features)
+    splits = {
+        s: _read_split(builder, s, image_size, workers, labels_of)
+        for s in (train_split, test_split)
+    }
     return Dataset(name, splits[train_split], splits[test_split], num_classes)
+
+
+def _labels(name: str, features) -> tuple[int, object]:
+    """The classes and `labels_of(example)`: an image's `label`, or for a multi-label dataset
+    (VOC's), the multi-hot `[classes]` of its objects' labels (`objects/label`)."""
+    if "label" in features:
+        return features["label"].num_classes, lambda example: int(example["label"])
+    if "objects" in features and "label" in features["objects"].feature:
+        classes = features["objects"].feature["label"].num_classes
+
+        def multi_hot(example) -> np.ndarray:
+            hot = np.zeros(classes, np.int32)
+            hot[np.asarray(example["objects"]["label"], np.int64)] = 1
+            return hot
+
+        return classes, multi_hot
+    raise UserError(
+        f"tensorflow-datasets' {name!r} has no 'label' feature nor objects' labels; natjax reads "
+        "the class labels of each image, so give a labelled dataset."
+    )
 
 
 def _prepared_builder(name: str, data_dir: str):
@@ -83,7 +101,7 @@ def _prepared_builder(name: str, data_dir: str):
     return builder
 
 
-def _read_split(builder, split: str, image_size: int, workers: int) -> Split:
+def _read_split(builder, split: str, image_size: int, workers: int, labels_of) -> Split:
     try:
         source = builder.as_data_source(split=split)
     except Exception as e:
@@ -91,7 +109,7 @@ def _read_split(builder, split: str, image_size: int, workers: int) -> Split:
             f"{builder.name} split {split!r} cannot be read without TensorFlow ({e}); prepare it "
             "with `tfds build --file_format=array_record` or install natjax[tfds]."
         ) from e
-    labels = np.asarray([int(source[i]["label"]) for i in range(len(source))], np.int32)
+    labels = np.asarray([labels_of(source[i]) for i in range(len(source))], np.int32)
     images = LazyImages(source, image_size, workers)
     if np.prod(images.shape) <= _IN_MEMORY_BYTES:
         images = np.concatenate([images[i : i + 4096] for i in range(0, len(images), 4096)])

@@ -10,7 +10,9 @@ class Split:
     """One split; example `i` has the stable id `i`, which is how it finds its target."""
 
     images: np.ndarray  # [n, H, W, C] uint8
-    labels: np.ndarray  # [n] int32, used only for evaluation.
+    # [n] int32, or multi-hot [n, classes] where an image carries several labels (VOC); used
+    # only for evaluation and by the supervised objective.
+    labels: np.ndarray
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -31,11 +33,14 @@ class Split:
     def labelled_fraction(self, fraction: float, seed: int) -> "Split":
         """`fraction` of each class's examples (rounded, at least one), drawn without
         replacement by `seed`, in id order: a class-balanced share of the labels, as the
-        semi-supervised protocols fine-tune on. All of them at 1."""
+        semi-supervised protocols fine-tune on (of multi-label images: `fraction` of them,
+        drawn alike). All of them at 1."""
         if not 0 < fraction <= 1:
             raise ValueError(f"fraction={fraction} is not in (0, 1].")
         if fraction == 1:
             return self
+        if self.labels.ndim == 2:  # Several labels an image: a uniform share of the images.
+            return self.sample(max(1, round(fraction * len(self))), seed)
         rng = np.random.default_rng(seed)
         rows = []
         for label in np.unique(self.labels):
@@ -55,6 +60,11 @@ class Dataset:
     train: Split
     test: Split
     num_classes: int
+
+    @property
+    def multilabel(self) -> bool:
+        """Whether its images carry several labels each (multi-hot labels)."""
+        return self.train.labels.ndim == 2
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

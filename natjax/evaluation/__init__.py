@@ -16,6 +16,7 @@ from natjax.evaluation.suite import (
     evaluate_baselines,
     evaluate_checkpoint,
     evaluate_model,
+    initial_variables,
     transfer,
 )
 
@@ -25,6 +26,7 @@ __all__ = [
     "evaluate_baselines",
     "evaluate_checkpoint",
     "evaluate_model",
+    "initial_variables",
     "format_results",
     "transfer",
     "write_results",

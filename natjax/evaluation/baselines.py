@@ -21,14 +21,9 @@ def top1s(
     size says, by `fits`)."""
     measured = [p for p in CLASSIFIERS if p in protocols] or ["linear"]
     fn = features.make_encode_fn(model, crop_size)
-    sources = {"random_init": dataset_streams(fn, init_variables, dataset, config.eval.batch_size)}
+    sources = streams(config, fn, init_variables, dataset)
     if in_memory is None:
         in_memory = fits(sources["random_init"][0], config)
-    if int(np.prod(dataset.image_shape)) <= MAX_RAW_PIXEL_DIMS:
-        like = sources["random_init"][0]
-        sources["raw_pixels"] = [
-            pixel_stream(s, like.chunk, like.mesh) for s in (dataset.train, dataset.test)
-        ]
     return {
         f"baseline_{name}_{_KEYS[protocol]}": value
         for name, streams in sources.items()
@@ -36,3 +31,17 @@ def top1s(
             *hold(streams, in_memory), dataset.num_classes, config, measured
         ).items()
     }
+
+
+def streams(config: ConfigDict, encode_fn, init_variables, dataset) -> dict:
+    """`{"random_init": (train, test), "raw_pixels": (train, test)}`: the random-init encoder's
+    feature streams, and raw pixels' where an image has at most `MAX_RAW_PIXEL_DIMS` values."""
+    sources = {
+        "random_init": dataset_streams(encode_fn, init_variables, dataset, config.eval.batch_size)
+    }
+    if int(np.prod(dataset.image_shape)) <= MAX_RAW_PIXEL_DIMS:
+        like = sources["random_init"][0]
+        sources["raw_pixels"] = tuple(
+            pixel_stream(s, like.chunk, like.mesh) for s in (dataset.train, dataset.test)
+        )
+    return sources

@@ -81,6 +81,16 @@ def fit_and_score(
     """Fits `params` to minimise `loss(params, x, y, valid)` over `epochs` random-order passes
     of `train`, on standardized features (`moments` of `train`); their top-1 on `test` under
     `predict(params, x) -> logits`."""
+    params, mean, std = fit(
+        train, params, loss, tx, epochs=epochs, batch_size=batch_size, seed=seed
+    )
+    count = jax.jit(functools.partial(_correct, predict=predict))
+    correct = sum(int(count(params, (c.x - mean) / std, c.labels, c.valid)) for c in test.chunks())
+    return correct / test.n
+
+
+def fit(train: FeatureStream, params, loss: Callable, tx, *, epochs: int, batch_size: int, seed):
+    """`fit_and_score`'s fit: the fitted `params` and the standardization `(mean, std)`."""
     mean, std = moments(train)
     params = jax.device_put(params, replicated(train.mesh))
     opt = tx.init(params)
@@ -90,9 +100,13 @@ def fit_and_score(
         for chunk in train.chunks(seed=(seed, epoch)):
             params, opt = step(params, opt, (chunk.x - mean) / std, chunk.labels, chunk.valid)
             jax.block_until_ready(params)  # One chunk's programs at a time: see `chunks`.
-    count = jax.jit(functools.partial(_correct, predict=predict))
-    correct = sum(int(count(params, (c.x - mean) / std, c.labels, c.valid)) for c in test.chunks())
-    return correct / test.n
+    return params, mean, std
+
+
+def predictions(test: FeatureStream, params, predict: Callable, mean, std) -> np.ndarray:
+    """`predict(params, x)` of every standardized test row, on the host `[n, K]`, in id order."""
+    outputs = test.map(lambda x: predict(params, (x - mean) / std))
+    return outputs.gather()
 
 
 def _chunk_steps(params, opt, x, y, valid, *, loss, tx, steps):

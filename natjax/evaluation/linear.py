@@ -53,7 +53,7 @@ def top1(
     params = {"w": jnp.zeros((train.dim, num_classes)), "b": jnp.zeros((num_classes,))}
 
     def loss(p, x, y, valid):
-        return classifier.masked_cross_entropy(_logits(p, x), y, valid) + l2 * jnp.sum(
+        return classifier.masked_cross_entropy(logits(p, x), y, valid) + l2 * jnp.sum(
             jnp.square(p["w"])
         )
 
@@ -65,7 +65,7 @@ def top1(
         test,
         params,
         loss,
-        _logits,
+        logits,
         optax.adam(schedule),
         epochs=epochs,
         batch_size=batch_size,
@@ -76,5 +76,5 @@ def top1(
 top1_in_memory = in_memory_form(top1)
 
 
-def _logits(p, x):
+def logits(p, x):
     return x @ p["w"] + p["b"]

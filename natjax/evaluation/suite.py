@@ -12,13 +12,14 @@ which ran.
 """
 
 import dataclasses
+import logging
 
 from ml_collections import ConfigDict
 
 from natjax import checkpoints, data
 from natjax.data import Dataset
 from natjax.errors import UserError
-from natjax.evaluation import baselines, layers
+from natjax.evaluation import baselines, layers, linear, multilabel
 from natjax.evaluation.results import write_results
 from natjax.evaluation.scores import CLASSIFIERS, fits, scores
 from natjax.evaluation.stream import dataset_streams, hold
@@ -54,6 +55,8 @@ def evaluate(
       `features_in_memory`: whether the features were held in memory or re-encoded per pass
       (the size of the representation decides, once for every protocol).
     """
+    if dataset.multilabel:
+        return _evaluate_multilabel(config, model, variables, init_variables, dataset, crop_size)
     fn = features.make_encode_fn(model, crop_size)
     streams = dataset_streams(fn, variables, dataset, config.eval.batch_size)
     in_memory = fits(streams[0], config)
@@ -66,6 +69,27 @@ def evaluate(
         results.update(
             baselines.top1s(config, model, init_variables, dataset, crop_size, protocols, in_memory)
         )
+    results["features_in_memory"] = in_memory
+    return results
+
+
+def _evaluate_multilabel(config, model, variables, init_variables, dataset, crop_size) -> dict:
+    """A multi-label dataset's figures: the multi-label linear probe's mAP on the encoder and,
+    where `eval.baselines` is set, on the random-init encoder and raw pixels (`multilabel`)."""
+    fn = features.make_encode_fn(model, crop_size)
+    streams = dataset_streams(fn, variables, dataset, config.eval.batch_size)
+    in_memory = fits(streams[0], config)
+    settings = linear.settings(config)
+    results = {"feature_dim": streams[0].dim}
+    results[multilabel.RESULT] = multilabel.linear_map(
+        *hold(streams, in_memory), dataset.num_classes, **settings
+    )
+    if config.eval.baselines:
+        for name, pair in baselines.streams(config, fn, init_variables, dataset).items():
+            results[f"baseline_{name}_linear_map"] = multilabel.linear_map(
+                *hold(pair, in_memory), dataset.num_classes, **settings
+            )
+    logging.info("A multi-label dataset: mAP of the linear probe (kNN, MLP and layers skipped).")
     results["features_in_memory"] = in_memory
     return results
 

@@ -22,6 +22,7 @@ from ml_collections import ConfigDict
 
 from natjax import checkpoints, data, evaluation
 from natjax.errors import UserError
+from natjax.evaluation import multilabel
 from natjax.evaluation.stream import encoder_stream
 from natjax.models import features
 from natjax.objectives import TrainState
@@ -34,9 +35,11 @@ ENCODER = "encoder"  # The variables' subtree the pretrained row takes from the 
 ROWS = ("pretrained", "scratch")
 
 
-def result_key(row: str, fraction: float) -> str:
-    """The results' name of one figure: `finetune_top1@0.01`, `scratch_top1@0.01`."""
-    return f"{'finetune' if row == 'pretrained' else 'scratch'}_top1@{fraction:g}"
+def result_key(row: str, fraction: float, multilabel: bool = False) -> str:
+    """The results' name of one figure: `finetune_top1@0.01`, `scratch_top1@0.01` (`_map@`
+    for a multi-label dataset's mean average precision)."""
+    metric = "map" if multilabel else "top1"
+    return f"{'finetune' if row == 'pretrained' else 'scratch'}_{metric}@{fraction:g}"
 
 
 def finetune_config(config: ConfigDict, num_labelled: int, devices: int) -> ConfigDict:
@@ -78,12 +81,15 @@ def with_encoder(state: TrainState, pretrained: dict, mesh) -> TrainState:
     )
 
 
-def test_top1(run: Run, state: TrainState) -> float:
-    """The classifier's top-1 on the test split (eval mode, centre view), on the run's mesh."""
+def test_score(run: Run, state: TrainState) -> float:
+    """The classifier's top-1 on the test split (eval mode, centre view), on the run's mesh;
+    its mean average precision on a multi-label dataset."""
     variables = {"params": state.params, "batch_stats": state.batch_stats}
     fn = features.make_encode_fn(run.model, run.step_cfg.crop_size, "head")
     chunk = sharding.chunk_size(run.config.eval.batch_size, run.mesh.devices.size)
     stream = encoder_stream(fn, variables, run.dataset.test, chunk, run.mesh)
+    if run.dataset.multilabel:
+        return multilabel.mean_average_precision(stream.gather(), stream.labels)
     correct = sum(int(_correct(c.x, c.labels, c.valid)) for c in stream.chunks())
     return correct / stream.n
 
@@ -96,7 +102,7 @@ def _correct(logits, labels, valid):
 def finetune_one(config: ConfigDict, labelled: data.Dataset, workdir: str, pretrained: dict | None):
     """One fine-tune of `config` (a `finetune_config`) on `labelled` into `workdir`, from
     `pretrained`'s encoder (None: from scratch); resumes from the latest checkpoint there.
-    Returns its test top-1."""
+    Returns its test score (`test_score`)."""
     run = setup(config, workdir, labelled)
     saved = checkpoints.saved_config(workdir)
     if saved is not None:
@@ -108,7 +114,7 @@ def finetune_one(config: ConfigDict, labelled: data.Dataset, workdir: str, pretr
         state = with_encoder(state, pretrained, run.mesh)
     state, _ = train(run, state, manager)
     manager.close()
-    return test_top1(run, state)
+    return test_score(run, state)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +149,8 @@ def top1s(pretrained: Pretrained, fractions=None) -> dict:
             init = pretrained.variables if row == "pretrained" else None
             where = os.path.join(base, f"{row}_{fraction:g}")
             logging.info("Fine-tuning (%s) on %d labelled images.", row, len(train_split))
-            results[result_key(row, fraction)] = finetune_one(ft_config, labelled, where, init)
+            key = result_key(row, fraction, labelled.multilabel)
+            results[key] = finetune_one(ft_config, labelled, where, init)
         results[f"finetune_labelled@{fraction:g}"] = len(train_split)
     return results
 

@@ -65,7 +65,8 @@ def _refresher(run: Run) -> Refresher | None:
 
 
 def _knn_monitor(run: Run) -> monitor.KnnMonitor | None:
-    if run.config.eval.monitor_every_epochs <= 0:
+    """The kNN monitor, where asked for and the images carry one label each."""
+    if run.config.eval.monitor_every_epochs <= 0 or run.dataset.multilabel:
         return None
     crop_size = run.step_cfg.crop_size
     return monitor.KnnMonitor(run.config, run.model, run.dataset, crop_size, run.mesh)

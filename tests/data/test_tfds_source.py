@@ -42,5 +42,13 @@ def test_a_tfds_dataset_without_labels_is_one_sentence(monkeypatch):
 
     unlabelled = SimpleNamespace(info=SimpleNamespace(features={"image": None}))
     monkeypatch.setattr(tfds_source, "_prepared_builder", lambda name, data_dir: unlabelled)
-    with pytest.raises(UserError, match="has no 'label' feature; natjax reads a class label"):
+    with pytest.raises(UserError, match="has no 'label' feature nor objects' labels"):
         tfds_source.load_tfds_dataset("coco_captions", "", "train", "test", 32)
+
+
+def test_voc_reads_each_images_objects_labels_as_multi_hot():
+    with tfds.testing.mock_data(num_examples=12, policy=tfds.testing.MockPolicy.USE_CODE):
+        dataset = load_tfds_dataset("voc/2007", "", "train", "test", 16)
+    assert dataset.num_classes == 20 and dataset.multilabel
+    assert dataset.train.labels.shape == (12, 20) and set(np.unique(dataset.train.labels)) <= {0, 1}
+    assert dataset.train.images.shape == (12, 16, 16, 3)

@@ -147,3 +147,22 @@ def test_transfer_to_an_unlabelled_dataset_is_one_sentence(tmp_path):
     other.update(name="one", source=f"folder:{root}", image_size=6)
     with pytest.raises(UserError, match="'one' has 1 class"):
         evaluation.transfer(other, (12, 12, 1))
+
+
+def test_a_multi_label_dataset_is_scored_by_the_linear_probes_map(tmp_path):
+    from tests.helpers import multilabel_dataset
+
+    config = tiny_config(str(tmp_path))
+    dataset = multilabel_dataset()
+    model = create_model(config)
+    variables, crop = evaluation.initial_variables(config, model, dataset)
+    results = evaluation.evaluate(config, model, variables, variables, dataset, crop)
+    assert set(results) == {
+        "feature_dim",
+        "linear_probe_map",
+        "baseline_random_init_linear_map",
+        "baseline_raw_pixels_linear_map",
+        "features_in_memory",
+    }
+    assert results["linear_probe_map"] == results["baseline_random_init_linear_map"]
+    assert results["baseline_raw_pixels_linear_map"] > 0.9  # Each class is a bright quadrant.

@@ -33,3 +33,11 @@ def test_the_loss_is_the_mean_cross_entropy():
     logits = np.log(np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]], np.float32))
     expected = -(np.log(0.5) + np.log(0.1)) / 2
     np.testing.assert_allclose(float(supervised.loss(logits, np.array([0, 2]))), expected, 1e-6)
+
+
+def test_multi_hot_labels_get_a_sigmoid_per_class():
+    logits = np.array([[2.0, -1.0, 0.0]], np.float32)
+    labels = np.array([[1, 0, 1]], np.int32)
+    p = 1 / (1 + np.exp(-logits[0]))
+    expected = -(np.log(p[0]) + np.log(1 - p[1]) + np.log(p[2])) / 3
+    np.testing.assert_allclose(float(supervised.loss(logits, labels)), expected, 1e-6)

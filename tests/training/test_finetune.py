@@ -145,3 +145,17 @@ def test_a_transfer_fine_tune_has_workdirs_of_its_own(tiny_run, tmp_path):
     assert results["finetune_labelled@1"] == 6 and 0.0 <= results["finetune_top1@1"] <= 1.0
     base = os.path.join(workdir, "finetune", "step_12_on_colours")
     assert sorted(os.listdir(base)) == ["pretrained_1", "scratch_1"]
+
+
+@pytest.mark.slow
+def test_a_multi_label_fine_tune_is_scored_by_map(tiny_run, tmp_path):
+    from tests.helpers import multilabel_dataset
+
+    workdir, _ = copy_run(tiny_run, tmp_path)
+    pretrained = dataclasses.replace(
+        _pretrained(tiny_run, workdir), dataset=multilabel_dataset(), transfer=True
+    )
+    results = finetune.top1s(pretrained, (0.5, 1.0))
+    assert results["finetune_labelled@0.5"] == 48
+    for key in ("finetune_map@0.5", "scratch_map@0.5", "finetune_map@1", "scratch_map@1"):
+        assert 0.0 <= results[key] <= 1.0
