@@ -158,9 +158,24 @@ def _join(items) -> str:
 def _machine(m: dict) -> str:
     if m["platform"] != "cpu":
         return f"{m['devices']} × {m['device']}"
-    load = m.get("load_average")
-    busy = f" (load {load:.1f} at the end)" if load is not None and load > m["cores"] + 0.5 else ""
-    return f"{m['cpu']}, {m['cores']} cores{busy}"
+    return f"{m['cpu']}, {m['cores']} cores"
+
+
+def _busy(machines: list[dict]) -> str:
+    """How many records ran beside other work: a CPU load average above the cores at the end."""
+    loads = [
+        m["load_average"]
+        for m in machines
+        if m["platform"] == "cpu"
+        and m.get("load_average") is not None
+        and m["load_average"] > m["cores"] + 0.5
+    ]
+    if not loads:
+        return ""
+    return (
+        f" ({len(loads)} of {len(machines)} records beside other work: load average up to "
+        f"{max(loads):.1f} at the end)"
+    )
 
 
 def footnote(used: list[Record], legend: str = "") -> str:
@@ -175,7 +190,7 @@ def footnote(used: list[Record], legend: str = "") -> str:
         for q in p
     )
     parts.append(f"Code: {commits}.")
-    machines = _join(_machine(q["machine"]) for q in p)
+    machines = _join(_machine(q["machine"]) for q in p) + _busy([q["machine"] for q in p])
     names = {"python": "Python", "jax": "jax", "flax": "flax"}
     versions = _join(
         ", ".join(f"{names[k]} {v[k]}" for k in names if v.get(k))

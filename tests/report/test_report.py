@@ -120,3 +120,17 @@ def test_every_marker_in_the_repository_names_a_table_of_the_catalogue():
         for name in documents.table_names(path.read_text())
     ]
     assert set(names) <= set(catalogue.TABLES)
+
+
+def test_the_footnote_names_the_machine_once_and_counts_the_busy_records():
+    used = []
+    for seed, load in ((0, 0.3), (1, 4.2), (2, 3.1)):
+        prov = records.provenance.collect(seed=seed)
+        prov["machine"].update(platform="cpu", cpu="AMD EPYC", cores=2, load_average=load)
+        path = f"fashion_mnist/nat/seed{seed}.json"
+        used.append(records.Record(path, "train", "nat", {"linear_probe_top1": 0.9}, prov))
+    note = tables.footnote(used)
+    assert (
+        "Machine: AMD EPYC, 2 cores (2 of 3 records beside other work: load average up to "
+        "4.2 at the end);" in note
+    )
