@@ -33,6 +33,7 @@ from natjax.training.run import Run, setup
 
 ENCODER = "encoder"  # The variables' subtree the pretrained row takes from the run.
 ROWS = ("pretrained", "scratch")
+MIN_STEPS_PER_EPOCH = 50
 
 
 def result_key(row: str, fraction: float, multilabel: bool = False) -> str:
@@ -42,10 +43,18 @@ def result_key(row: str, fraction: float, multilabel: bool = False) -> str:
     return f"{'finetune' if row == 'pretrained' else 'scratch'}_{metric}@{fraction:g}"
 
 
+def repeats(num_labelled: int, batch_size: int) -> int:
+    """How many times a fine-tune's epoch passes over its labelled images: enough for
+    `MIN_STEPS_PER_EPOCH` steps, so that a small share (100 images at 1% of 10,000) does not
+    end an epoch, and save a checkpoint, at every step."""
+    return max(1, math.ceil(MIN_STEPS_PER_EPOCH * batch_size / num_labelled))
+
+
 def finetune_config(config: ConfigDict, num_labelled: int, devices: int) -> ConfigDict:
     """The run's config as a fine-tune on `num_labelled` images: the supervised objective with
-    a linear classifier, `eval.finetune`'s optimizer settings, and as many epochs as make at
-    least `eval.finetune.steps` steps; no end-of-run evaluation of its own."""
+    a linear classifier, `eval.finetune`'s optimizer settings, and as many epochs (each of
+    `repeats` passes) as make at least `eval.finetune.steps` steps; no end-of-run evaluation
+    of its own."""
     ft = config.eval.finetune
     batch = min(ft.batch_size, num_labelled) // devices * devices
     if batch == 0:
@@ -58,7 +67,8 @@ def finetune_config(config: ConfigDict, num_labelled: int, devices: int) -> Conf
     c.model.head_widths = ()
     c.model.projection_widths = ()
     c.batch_size = batch
-    c.num_epochs = math.ceil(ft.steps / data.num_steps_per_epoch(num_labelled, batch))
+    per_epoch = data.num_steps_per_epoch(num_labelled * repeats(num_labelled, batch), batch)
+    c.num_epochs = math.ceil(ft.steps / per_epoch)
     c.optim.learning_rate = ft.learning_rate
     c.eval.protocols = ()
     c.eval.monitor_every_epochs = 0
@@ -143,8 +153,11 @@ def top1s(pretrained: Pretrained, fractions=None) -> dict:
     results = {}
     for fraction in fractions:
         train_split = pretrained.dataset.train.labelled_fraction(fraction, config.seed)
-        labelled = dataclasses.replace(pretrained.dataset, train=train_split)
         ft_config = finetune_config(config, len(train_split), devices)
+        passes = np.tile(
+            np.arange(len(train_split)), repeats(len(train_split), ft_config.batch_size)
+        )
+        labelled = dataclasses.replace(pretrained.dataset, train=train_split.take(passes))
         for row in ROWS:
             init = pretrained.variables if row == "pretrained" else None
             where = os.path.join(base, f"{row}_{fraction:g}")

@@ -44,7 +44,11 @@ def test_a_finetune_is_the_supervised_objective_on_a_linear_head_for_the_steps(t
     c = finetune.finetune_config(config, 10, devices=4)
     assert c.objective == "supervised" and tuple(c.model.head_widths) == ()
     assert c.batch_size == 8  # At most the labelled images, split over the devices.
-    assert c.num_epochs * data.num_steps_per_epoch(10, 8) >= 7
+    assert finetune.repeats(10, 8) == 40  # 50 steps of 8 from 10 images an epoch.
+    assert c.num_epochs == 1 and data.num_steps_per_epoch(400, 8) >= 7
+    config.eval.finetune.steps = 120
+    assert finetune.finetune_config(config, 10, devices=4).num_epochs == 3
+    assert finetune.repeats(10_000, 128) == 1
     assert tuple(c.eval.protocols) == () and c.eval.monitor_every_epochs == 0
     check_config(c)
     with pytest.raises(UserError, match="fewer than the 4 devices"):
@@ -93,7 +97,7 @@ def test_both_rows_at_each_fraction_train_score_and_resume(tiny_run, tmp_path):
     for key, value in results.items():
         if "top1" in key:
             assert 0.0 <= value <= 1.0
-    assert results["finetune_top1@1"] > 0.5  # The toy classes are bright squares: learnable.
+    assert results["finetune_top1@1"] > 0.3  # Above chance: 4 classes of bright squares.
 
     # The pretrained row moved a little from the run's encoder; the scratch row from step 0's.
     base = os.path.join(workdir, "finetune", "step_12")
