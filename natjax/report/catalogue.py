@@ -80,6 +80,28 @@ CIFAR10_10K = Table(
 )
 
 
+# Semi-supervised CIFAR-10 at 10,000 images: `natjax.main --record` of a `cifar10_cpu` run whose
+# eval.protocols name finetune writes nat/seedS.json under cifar10_cpu_10k_finetune/.
+_FRACTIONS = ("0.01", "0.1", "1")
+_FINETUNE = "cifar10_cpu_10k_finetune/nat/seed*.json"
+CIFAR10_10K_FINETUNE = Table(
+    "cifar10_cpu_10k_finetune",
+    columns=(Column("1% of the labels"), Column("10%"), Column("100%")),
+    rows=(
+        Row("NAT encoder, fine-tuned", _FINETUNE, tuple(f"finetune_top1@{f}" for f in _FRACTIONS)),
+        Row(
+            "same network from scratch",
+            _FINETUNE,
+            tuple(f"scratch_top1@{f}" for f in _FRACTIONS),
+        ),
+    ),
+    first="encoder plus linear classifier, trained on",
+    reference="same network from scratch",
+    compare=("1% of the labels", "10%", "100%"),
+    legend=SEEDS,
+)
+
+
 def _bench(name: str, module, pattern: str) -> BenchTable:
     return BenchTable(name, module.format_table, pattern)
 
@@ -105,6 +127,7 @@ TABLES = {
     for t in (
         FASHION_MNIST,
         CIFAR10_10K,
+        CIFAR10_10K_FINETUNE,
         H100_STEP,
         _bench("bench_kernel", kernel, "bench/cpu/kernel/*.json"),
         _bench("bench_assignment_cpu", assignment, "bench/cpu/assignment/*.json"),
