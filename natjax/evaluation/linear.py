@@ -50,27 +50,35 @@ def top1(
     >>> top1_in_memory(x, y, x, y, 4, epochs=20)
     1.0
     """
+    params, loss, tx = problem(
+        train,
+        num_classes,
+        classifier.masked_cross_entropy,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        l2=l2,
+    )
+    return classifier.fit_and_score(
+        train, test, params, loss, logits, tx, epochs=epochs, batch_size=batch_size, seed=seed
+    )
+
+
+def problem(
+    train: FeatureStream, num_classes: int, row_loss, *, epochs, batch_size, learning_rate, l2
+):
+    """The linear probe's zero-initialised `params`, its loss (`row_loss(logits, y, valid)`
+    plus `l2 * ||W||^2`) and Adam on a cosine over `epochs` passes of `train`: shared by the
+    one-label and the multi-label (`multilabel`) probes."""
     params = {"w": jnp.zeros((train.dim, num_classes)), "b": jnp.zeros((num_classes,))}
 
     def loss(p, x, y, valid):
-        return classifier.masked_cross_entropy(logits(p, x), y, valid) + l2 * jnp.sum(
-            jnp.square(p["w"])
-        )
+        return row_loss(logits(p, x), y, valid) + l2 * jnp.sum(jnp.square(p["w"]))
 
     schedule = optax.cosine_decay_schedule(
         learning_rate, classifier.num_steps(train, epochs, batch_size)
     )
-    return classifier.fit_and_score(
-        train,
-        test,
-        params,
-        loss,
-        logits,
-        optax.adam(schedule),
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-    )
+    return params, loss, optax.adam(schedule)
 
 
 top1_in_memory = in_memory_form(top1)

@@ -42,15 +42,15 @@ def linear_map(
     seed: int = 0,
 ) -> float:
     """Test mAP of the multi-label linear probe (the linear probe's settings, `eval.linear`)."""
-    params = {"w": jnp.zeros((train.dim, num_classes)), "b": jnp.zeros((num_classes,))}
-
-    def loss(p, x, y, valid):
-        return sigmoid_loss(linear.logits(p, x), y, valid) + l2 * jnp.sum(jnp.square(p["w"]))
-
-    schedule = optax.cosine_decay_schedule(
-        learning_rate, classifier.num_steps(train, epochs, batch_size)
+    params, loss, tx = linear.problem(
+        train,
+        num_classes,
+        sigmoid_loss,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        l2=l2,
     )
-    tx = optax.adam(schedule)
     fitted = classifier.fit(
         train, params, loss, tx, epochs=epochs, batch_size=batch_size, seed=seed
     )
