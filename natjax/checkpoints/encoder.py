@@ -1,23 +1,28 @@
 """An encoder as a standalone artifact: `export` writes it, `load_encoder` reads it back.
 
 An export holds `encoder/` (an Orbax checkpoint of params and batch-norm statistics),
-`config.json` and `run.json`; loading it needs no training code or training state.
+`export.json` (its format version and every array's checksum), `config.json` and `run.json`;
+loading it needs no training code or training state, and verifies the checksums.
 """
 
+import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 
 import numpy as np
 import orbax.checkpoint as ocp
 
-from natjax.checkpoints import train_state
+from natjax.checkpoints import checksums, train_state
 from natjax.checkpoints.run_files import CONFIG_FILE, RUN_FILE, abstract_variables, read_run
 from natjax.errors import UserError
 from natjax.models import create_model, features
 from natjax.views import model_input_shape
 
 _ENCODER_DIR = "encoder"
+MANIFEST = "export.json"
+FORMAT, VERSION = "natjax-encoder", 1
 
 
 def export(workdir: str, out: str, step: int | None = None) -> str:
@@ -32,7 +37,8 @@ def export(workdir: str, out: str, step: int | None = None) -> str:
       `out`, as an absolute path, for `load_encoder`.
     """
     config, image_shape = read_run(workdir)
-    variables = train_state.restore_model(workdir, step, abstract_variables(config, image_shape))
+    like = abstract_variables(config, image_shape)
+    variables = train_state.restore_model(workdir, step, like, step_flag="--step")
     out = os.path.abspath(out)
     if os.path.exists(os.path.join(out, _ENCODER_DIR)):
         raise UserError(f"{out} already holds an export; choose another --out or delete it.")
@@ -41,7 +47,31 @@ def export(workdir: str, out: str, step: int | None = None) -> str:
         ckptr.save(os.path.join(out, _ENCODER_DIR), variables)
     for name in (CONFIG_FILE, RUN_FILE):
         shutil.copy(os.path.join(workdir, name), os.path.join(out, name))
+    manifest = {"format": FORMAT, "version": VERSION, "checksums": checksums.of(variables)}
+    with open(os.path.join(out, MANIFEST), "w") as f:
+        json.dump(manifest, f, indent=2)
     return out
+
+
+def _verify(path: str, variables: dict) -> None:
+    """Raises a UserError unless every array has the checksum `export.json` gives it; says
+    in one line if the export has none (natjax before checksums wrote it)."""
+    manifest = os.path.join(path, MANIFEST)
+    if not os.path.exists(manifest):
+        print(
+            f"natjax: the export {path} was written before natjax saved checksums, so it "
+            "cannot be verified.",
+            file=sys.stderr,
+        )
+        return
+    try:
+        with open(manifest) as f:
+            saved = json.load(f)["checksums"]
+        found = checksums.mismatch(variables, saved)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        found = f"its {MANIFEST} cannot be read"
+    if found:
+        raise UserError(f"the export {path} is damaged ({found}); export it again.")
 
 
 def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np.ndarray]:
@@ -69,6 +99,7 @@ def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np
             )
         except (FileNotFoundError, ValueError) as e:
             raise UserError(f"{path} holds no readable encoder ({e}); export it again.") from e
+    _verify(path, variables)
     crop = model_input_shape(image_shape, config.input.crop_size)[0]
     encode_fn = features.make_encode_fn(create_model(config), crop)  # Compiled on first call.
 

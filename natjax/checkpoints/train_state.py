@@ -1,6 +1,7 @@
-"""Orbax checkpoints of the train state, in three items: `model` (params and batch-norm
-statistics, all an encoder needs), `train` (optimizer state, assignment, RNG, step) and
-`config` (the run's config as JSON, which a resumed run must match)."""
+"""Orbax checkpoints of the train state, in four items: `model` (params and batch-norm
+statistics, all an encoder needs), `train` (optimizer state, assignment, RNG, step), `config`
+(the run's config as JSON, which a resumed run must match) and `checksums` (every array's,
+verified on every restore: `natjax.checkpoints.checksums`)."""
 
 import os
 import sys
@@ -11,6 +12,7 @@ import orbax.checkpoint as ocp
 from etils import epath
 from jax.experimental import multihost_utils
 
+from natjax.checkpoints import checksums
 from natjax.errors import UserError
 from natjax.objectives.state import TrainState
 
@@ -41,6 +43,7 @@ def save(manager: ocp.CheckpointManager, state: TrainState, config: dict) -> Non
         model=ocp.args.StandardSave(model),
         train=ocp.args.StandardSave(train),
         config=ocp.args.JsonSave(config),
+        checksums=ocp.args.JsonSave({"model": checksums.of(model), "train": checksums.of(train)}),
     )
     try:
         manager.save(step, args=args)
@@ -138,9 +141,43 @@ def restore(manager: ocp.CheckpointManager, like: TrainState, step: int) -> Trai
         restored = manager.restore(step, args=args)
     except Exception as e:  # noqa: BLE001 (orbax and tensorstore raise many kinds)
         raise CorruptCheckpoint(_first_line(e)) from e
+    verify(manager, step, {"model": restored.model, "train": restored.train})
     if not is_permutation(np.asarray(restored.train["perm"])):
         raise CorruptCheckpoint("its assignment is not a permutation")
     return like.replace(**restored.model, **restored.train)
+
+
+def _saved_checksums(manager: ocp.CheckpointManager, step: int) -> dict | None:
+    """The checksums saved with the checkpoint at `step`; None if it predates them."""
+    if not (epath.Path(str(manager.directory)) / str(step) / "checksums").exists():
+        return None
+    args = ocp.args.Composite(checksums=ocp.args.JsonRestore())
+    try:
+        saved = manager.restore(step, args=args).checksums
+    except Exception as e:  # noqa: BLE001 (orbax raises many kinds for unreadable JSON)
+        raise CorruptCheckpoint(f"its checksums cannot be read: {_first_line(e)}") from e
+    if not isinstance(saved, dict):
+        raise CorruptCheckpoint("its checksums cannot be read")
+    return saved
+
+
+def verify(manager: ocp.CheckpointManager, step: int, restored: dict) -> None:
+    """Raises CorruptCheckpoint unless every array of `restored` (`{item: tree}`) has the
+    checksum saved with the checkpoint at `step`; says in one line if it has none (natjax
+    before checksums wrote it)."""
+    saved = _saved_checksums(manager, step)
+    if saved is None:
+        if jax.process_index() == 0:
+            print(
+                f"natjax: the checkpoint at step {step} in {manager.directory} was written "
+                "before natjax saved checksums, so it cannot be verified.",
+                file=sys.stderr,
+            )
+        return
+    for item, tree in restored.items():
+        found = checksums.mismatch(tree, saved.get(item, {}))
+        if found:
+            raise CorruptCheckpoint(found)
 
 
 def restore_latest(manager: ocp.CheckpointManager, like: TrainState) -> TrainState | None:
@@ -178,14 +215,18 @@ def latest_step(workdir: str) -> int | None:
     return create_manager(workdir, create=False).latest_step()
 
 
-def restore_model(workdir: str, step: int | None, like: dict) -> dict:
+def restore_model(workdir: str, step: int | None, like: dict, step_flag="--checkpoint") -> dict:
     """Only the `model` item (params, batch_stats) of `workdir/checkpoints`, placed like `like`
-    (so a checkpoint written on a pod opens on a laptop's single device)."""
+    (so a checkpoint written on a pod opens on a laptop's single device), verified against its
+    checksums; a checkpoint that cannot be read or verified is a UserError that names
+    `step_flag`, the command's flag for another step."""
     if not os.path.isdir(os.path.join(workdir, "checkpoints")):
         raise UserError(f"{workdir} has no checkpoints; train into it with natjax.main first.")
     manager = create_manager(workdir, create=False)
     steps = manager.all_steps()
-    step = max(steps, default=None) if step is None else step
+    if not steps:
+        raise UserError(f"{workdir} has no checkpoints; train into it with natjax.main first.")
+    step = max(steps) if step is None else step
     if step not in steps:
         raise UserError(f"{workdir} has no checkpoint at step {step}; it has {sorted(steps)}.")
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
@@ -194,12 +235,13 @@ def restore_model(workdir: str, step: int | None, like: dict) -> dict:
         restored = manager.restore(
             step, args=ocp.args.Composite(model=ocp.args.StandardRestore(abstract))
         )
+        verify(manager, step, {"model": restored.model})
     except UserError:
         raise
     except Exception as e:  # noqa: BLE001 (orbax and tensorstore raise many kinds)
         raise UserError(
             f"the checkpoint at step {step} in {manager.directory} cannot be read "
-            f"({_first_line(e)}); pass another step with --checkpoint."
+            f"({_first_line(e)}); pass another step with {step_flag}."
         ) from e
     return restored.model
 

@@ -1,6 +1,7 @@
 """The exported encoder (`natjax.checkpoints.encoder`): `export` writes a standalone artifact,
 `load_encoder` gives back the features the run evaluated, compiled once."""
 
+import json
 import logging
 import os
 import shutil
@@ -18,7 +19,7 @@ from natjax.models import create_model, features
 def test_exported_encoder_reproduces_the_evaluated_features(tiny_run, tmp_path, caplog):
     config, workdir, _ = tiny_run
     out = natjax.export(workdir, str(tmp_path / "export"))
-    assert sorted(os.listdir(out)) == ["config.json", "encoder", "run.json"]
+    assert sorted(os.listdir(out)) == ["config.json", "encoder", "export.json", "run.json"]
     encode = natjax.load_encoder(out)
     images = data.load(config.data).test.images[:20]
     feats = encode(images)
@@ -55,3 +56,24 @@ def test_load_encoder_on_a_non_export_is_one_sentence(tiny_run, tmp_path):
         shutil.copy(os.path.join(tiny_run.workdir, name), tmp_path / name)
     with pytest.raises(UserError, match="holds no readable encoder .*; export it again"):
         natjax.load_encoder(str(tmp_path))
+
+
+def test_an_export_with_flipped_bytes_is_refused_in_one_sentence(tiny_run, tmp_path):
+    from tests.checkpoints.test_train_state import flip_bytes
+
+    out = natjax.export(tiny_run.workdir, str(tmp_path / "export"))
+    with open(os.path.join(out, "export.json")) as f:
+        manifest = json.load(f)
+    assert (manifest["format"], manifest["version"]) == ("natjax-encoder", 1)
+    assert "params.Dense_0.kernel" in manifest["checksums"]
+    flip_bytes(os.path.join(out, "encoder"))
+    with pytest.raises(UserError) as refused:
+        natjax.load_encoder(out)
+    assert str(refused.value) == (
+        f"the export {out} is damaged (params.Dense_0.kernel does not match the checksum saved "
+        "with it); export it again."
+    )
+    with open(os.path.join(out, "export.json"), "w") as f:
+        f.write("{garbled")
+    with pytest.raises(UserError, match=r"is damaged \(its export.json cannot be read\)"):
+        natjax.load_encoder(out)

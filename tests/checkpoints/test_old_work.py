@@ -64,10 +64,13 @@ def test_an_old_checkpoint_resumes_to_the_old_codes_final_state(tmp_path):
     assert summary["knn_top1"] == old["knn_top1"]
 
 
-def test_an_old_checkpoint_evaluates(tmp_path):
+def test_an_old_checkpoint_evaluates(tmp_path, capsys):
     run, _ = old_run(tmp_path)
     step, results = evaluation.evaluate_checkpoint(run, protocols=["linear", "knn"])
     assert step == 18
+    assert "was written before natjax saved checksums, so it cannot be verified" in (
+        capsys.readouterr().err
+    )
     assert results["knn_top1"] == RECORD["summary"]["knn_top1"]  # The same kNN rule.
     assert results["feature_dim"] == RECORD["summary"]["feature_dim"]
     assert 0.9 <= results["linear_probe_top1"] <= 1.0  # The toy classes are separable.
@@ -78,8 +81,12 @@ def toy_test_images(tmp_path) -> np.ndarray:
     return read_idx(os.path.join(idx, "t10k-images-idx3-ubyte.gz"))[:4, :, :, None]
 
 
-def test_an_old_export_loads_and_encodes_as_it_did(tmp_path):
+def test_an_old_export_loads_and_encodes_as_it_did(tmp_path, capsys):
     encode = natjax.load_encoder(os.path.join(OLD, "export"))
+    assert capsys.readouterr().err == (
+        f"natjax: the export {os.path.join(OLD, 'export')} was written before natjax saved "
+        "checksums, so it cannot be verified.\n"
+    )
     expected = np.asarray(RECORD["export_features"], np.float32)
     np.testing.assert_allclose(encode(toy_test_images(tmp_path)), expected, rtol=1e-5, atol=1e-6)
 

@@ -46,6 +46,49 @@ def test_a_corrupt_latest_checkpoint_is_set_aside_and_the_previous_one_used(
     assert checkpoints.create_manager(copy, create=False).latest_step() == 12
 
 
+def flip_bytes(item_dir: str) -> str:
+    """Overwrites 8 bytes in the middle of the largest data file under `item_dir` (an Orbax
+    item or export), as a failing disk would; returns the file."""
+    files = glob.glob(os.path.join(item_dir, "**", "d", "*"), recursive=True)
+    path = max(files, key=os.path.getsize)
+    with open(path, "r+b") as f:
+        f.seek(os.path.getsize(path) // 2)
+        f.write(b"\x7f" * 8)
+    return path
+
+
+def test_flipped_bytes_in_a_checkpoint_set_it_aside_and_the_previous_one_is_used(
+    tiny_run, tmp_path, capsys
+):
+    copy, _ = copy_run(tiny_run, tmp_path)
+    flip_bytes(os.path.join(copy, "checkpoints", "12", "model"))
+    manager = checkpoints.create_manager(copy)
+    state = initial_state(setup(tiny_run.config, copy), manager)
+    assert int(state.step) == 8
+    err = capsys.readouterr().err
+    assert "the checkpoint at step 12 cannot be restored (params." in err
+    assert "does not match the checksum saved with it)" in err  # Orbax reads it without a word.
+    assert os.path.isdir(os.path.join(copy, "checkpoints", "corrupt-12"))
+
+
+def test_an_array_unlike_its_checksum_is_named_and_set_aside(tiny_run, tmp_path, capsys):
+    copy, _ = copy_run(tiny_run, tmp_path)
+    path = os.path.join(copy, "checkpoints", "12", "checksums", "metadata")
+    with open(path) as f:
+        saved = json.load(f)
+    saved["train"]["opt_state.0.trace.encoder.Conv_0.kernel"] = "0" * 16
+    with open(path, "w") as f:
+        json.dump(saved, f)
+    state = initial_state(setup(tiny_run.config, copy), checkpoints.create_manager(copy))
+    assert int(state.step) == 8
+    assert (
+        "step 12 cannot be restored (opt_state.0.trace.encoder.Conv_0.kernel does not match "
+        "the checksum saved with it)" in capsys.readouterr().err
+    )
+    with open(os.path.join(copy, "checkpoints", "8", "checksums", "metadata")) as f:
+        assert set(json.load(f)) == {"model", "train"}
+
+
 def test_a_checkpoint_of_other_widths_is_refused_naming_the_arrays_and_kept(tiny_run, tmp_path):
     copy, before = copy_run(tiny_run, tmp_path)
     wider = tiny_run.config.copy_and_resolve_references()
