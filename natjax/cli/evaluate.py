@@ -12,7 +12,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from natjax import checkpoints, evaluation, records
-from natjax.cli.flags import record_run, run_command
+from natjax.cli.flags import parse_flags, record_run, run_command
 from natjax.errors import UserError
 from natjax.training import finetune
 from natjax.training.config_checks import ALL_PROTOCOLS, FINETUNE
@@ -105,4 +105,4 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
     flags.mark_flags_as_required(["workdir"])
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

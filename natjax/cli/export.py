@@ -8,7 +8,7 @@ uint8 `[N, H, W, C]` to float32 features `[N, D]`.
 from absl import app, flags
 
 from natjax.checkpoints import export
-from natjax.cli.flags import run_command
+from natjax.cli.flags import parse_flags, run_command
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The training run's directory.")
 _OUT = flags.DEFINE_string("out", None, "Where to write the export.")
@@ -26,4 +26,4 @@ def main(argv: list[str]) -> None:
 
 def run() -> None:
     flags.mark_flags_as_required(["workdir", "out"])
-    app.run(main)
+    app.run(main, flags_parser=parse_flags)

@@ -100,6 +100,32 @@ def test_an_unknown_key_is_named_in_one_sentence(command, capsys):
     assert "the config has no key 'foo' in --config.model.foo=1" in err
 
 
+@pytest.mark.parametrize(
+    ("args", "sentence"),
+    [
+        (
+            [SMOKE, "--config.batch_size=abc"],
+            "--config.batch_size=abc: invalid literal for int() with base 10: 'abc'; see --help "
+            "for the flags' types.",
+        ),
+        ([SMOKE + "x"], "Unknown preset 'smokex' for "),
+        ([], "--config is required; see --help for what it takes."),
+        (["--config=configs/nope.py"], "the config file configs/nope.py does not exist; "),
+        (
+            [SMOKE, "--config.nat.reasign_every=2"],
+            "the config has no key 'reasign_every' in --config.nat.reasign_every=2 (did you "
+            "mean 'reassign_every'?); ",
+        ),
+        ([SMOKE, "--nosuchflag=1"], "Unknown command line flag 'nosuchflag'"),
+    ],
+)
+def test_a_command_line_mistake_is_one_sentence(tmp_path, args, sentence):
+    out = run_main(*args, workdir=tmp_path)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert out.stderr.startswith("natjax: error: ") and sentence in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and not os.listdir(tmp_path)
+
+
 @pytest.mark.needs_fashion_mnist
 def test_a_batch_larger_than_the_dataset_is_one_sentence(command, capsys, tmp_path):
     module = command("train", SMOKE, f"--workdir={tmp_path}", "--config.batch_size=4096")
