@@ -42,7 +42,25 @@ def export(workdir: str, out: str, step: int | None = None) -> str:
     out = os.path.abspath(out)
     if os.path.exists(os.path.join(out, _ENCODER_DIR)):
         raise UserError(f"{out} already holds an export; choose another --out or delete it.")
-    os.makedirs(out, exist_ok=True)
+    made = not os.path.exists(out)
+    try:
+        os.makedirs(out, exist_ok=True)
+        _write(workdir, out, variables)
+    except Exception as e:  # noqa: BLE001 (tensorstore reports a full disk as a ValueError)
+        if not train_state._failed_write(e):
+            raise
+        shutil.rmtree(out if made else os.path.join(out, _ENCODER_DIR), ignore_errors=True)
+        step = train_state.latest_step(workdir) if step is None else step
+        model = os.path.join(workdir, "checkpoints", str(step), "model")
+        raise UserError(
+            f"writing the export to {out} failed ({train_state._reason(e)}); it takes about "
+            f"{train_state._size(model) / 1e6:.1f} MB: free space or choose another --out, "
+            "then export again."
+        ) from e
+    return out
+
+
+def _write(workdir: str, out: str, variables: dict) -> None:
     with ocp.StandardCheckpointer() as ckptr:
         ckptr.save(os.path.join(out, _ENCODER_DIR), variables)
     for name in (CONFIG_FILE, RUN_FILE):
@@ -50,7 +68,6 @@ def export(workdir: str, out: str, step: int | None = None) -> str:
     manifest = {"format": FORMAT, "version": VERSION, "checksums": checksums.of(variables)}
     with open(os.path.join(out, MANIFEST), "w") as f:
         json.dump(manifest, f, indent=2)
-    return out
 
 
 def _verify(path: str, variables: dict) -> None:

@@ -3,6 +3,8 @@ statistics, all an encoder needs), `train` (optimizer state, assignment, RNG, st
 (the run's config as JSON, which a resumed run must match) and `checksums` (every array's,
 verified on every restore: `natjax.checkpoints.checksums`)."""
 
+import contextlib
+import errno
 import os
 import sys
 
@@ -47,8 +49,10 @@ def save(manager: ocp.CheckpointManager, state: TrainState, config: dict) -> Non
     )
     try:
         manager.save(step, args=args)
-    except OSError as e:
-        wait(manager)  # The earlier writes still in flight complete before the run stops.
+    except Exception as e:  # noqa: BLE001 (tensorstore reports a full disk as a ValueError)
+        if not _failed_write(e):
+            raise
+        _wait_quietly(manager)  # The earlier writes still in flight complete before the run stops.
         raise _save_failed(manager, step, e) from e
 
 
@@ -56,18 +60,66 @@ def wait(manager: ocp.CheckpointManager) -> None:
     """Waits for the writes in flight."""
     try:
         manager.wait_until_finished()
-    except OSError as e:
+    except Exception as e:  # noqa: BLE001 (as in `save`)
+        if not _failed_write(e):
+            raise
         raise _save_failed(manager, None, e) from e
 
 
-def _save_failed(manager: ocp.CheckpointManager, step: int | None, e: OSError) -> UserError:
-    """A failed write (a full disk, say) in one sentence; what was saved before is intact."""
+def _wait_quietly(manager: ocp.CheckpointManager) -> None:
+    with contextlib.suppress(Exception):  # The failure being reported is the first one.
+        manager.wait_until_finished()
+
+
+_NO_SPACE = "No space left on device"
+
+
+def _failed_write(e: BaseException) -> bool:
+    """Whether `e` (or what caused it) is a failed write: an OSError, or tensorstore's
+    RESOURCE_EXHAUSTED for a full disk."""
+    while e is not None:
+        if isinstance(e, OSError) or _NO_SPACE in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _reason(e: BaseException) -> str:
+    if _NO_SPACE in str(e) or getattr(e, "errno", None) == errno.ENOSPC:
+        return _NO_SPACE
+    return getattr(e, "strerror", None) or _first_line(e)
+
+
+def _size(directory: str) -> int:
+    return sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, names in os.walk(directory)
+        for name in names
+    )
+
+
+def _unfinished_steps(directory: str) -> list[int]:
+    """The steps of the checkpoints Orbax has begun and not finished (`STEP.orbax-...-tmp`)."""
+    names = os.listdir(directory) if os.path.isdir(directory) else []
+    return [int(n.split(".")[0]) for n in names if n.split(".")[0].isdigit() and "tmp" in n]
+
+
+def _save_failed(manager: ocp.CheckpointManager, step: int | None, e: Exception) -> UserError:
+    """A failed write (a full disk, say) in one sentence that names the directory and the
+    space a checkpoint takes; what was saved before is intact."""
+    pending = _unfinished_steps(str(manager.directory))  # Orbax writes asynchronously: an
+    step = min(pending) if pending else step  # earlier save may be the one that failed.
     at = f" at step {step}" if step is not None else ""
     complete = [s for s in manager.all_steps() if s != step]
     resume = f"step {max(complete)}" if complete else "the start"
+    need = ""
+    if complete:
+        megabytes = _size(os.path.join(str(manager.directory), str(max(complete)))) / 1e6
+        need = f" (a checkpoint takes {megabytes:.1f} MB)"
     return UserError(
-        f"saving the checkpoint{at} in {manager.directory} failed ({e.strerror or e}); free "
-        f"space or fix the directory, then rerun the same command: it resumes from {resume}."
+        f"saving the checkpoint{at} in {manager.directory} failed ({_reason(e)}); free "
+        f"space{need} or fix the directory, then rerun the same command: it resumes from "
+        f"{resume}."
     )
 
 

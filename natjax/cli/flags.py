@@ -11,6 +11,7 @@ from absl import flags, logging
 from ml_collections import config_flags
 
 from natjax import records
+from natjax.cli import quiet
 from natjax.errors import Preempted, UserError
 
 
@@ -96,6 +97,7 @@ def run_command(prog: str, fn: Callable[[], None]) -> None:
     """Runs `fn`; a UserError is one sentence on stderr and exit status 2, a preemption its
     own sentence and `Preempted.EXIT_CODE`."""
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
+    quiet.keep_orbax_off_screen()
     try:
         fn()
     except UserError as e:

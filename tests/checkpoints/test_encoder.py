@@ -8,6 +8,7 @@ import shutil
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
 import natjax
@@ -77,3 +78,22 @@ def test_an_export_with_flipped_bytes_is_refused_in_one_sentence(tiny_run, tmp_p
         f.write("{garbled")
     with pytest.raises(UserError, match=r"is damaged \(its export.json cannot be read\)"):
         natjax.load_encoder(out)
+
+
+def test_an_export_onto_a_full_disk_is_one_sentence_and_leaves_nothing(
+    tiny_run, tmp_path, monkeypatch
+):
+    from tests.checkpoints.test_train_state import TENSORSTORE_FULL
+
+    def full(self, *args, **kwargs):
+        raise TENSORSTORE_FULL
+
+    monkeypatch.setattr(ocp.StandardCheckpointer, "save", full)
+    out = str(tmp_path / "export")
+    with pytest.raises(UserError) as refused:
+        natjax.export(tiny_run.workdir, out)
+    assert str(refused.value).startswith(
+        f"writing the export to {out} failed (No space left on device); it takes about 0."
+    )
+    assert str(refused.value).endswith("free space or choose another --out, then export again.")
+    assert not os.path.exists(out)
