@@ -25,8 +25,13 @@ def _read_json(directory: str, name: str) -> dict:
     path = os.path.join(directory, name)
     if not os.path.exists(path):
         raise UserError(f"{path} is missing; {directory} is not a natjax workdir or export.")
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except ValueError as e:
+        raise UserError(
+            f"{path} is garbled ({e}); restore it from a copy, or export or train again."
+        ) from e
 
 
 # Keys added to the config after runs were saved without them: the value those runs used.
@@ -125,8 +130,16 @@ def _upgrade_eval(saved_eval: dict) -> None:
 
 
 def read_run(directory: str) -> tuple[ml_collections.ConfigDict, tuple[int, ...]]:
-    """The run's config (upgraded) and the shape of the images it saw."""
-    config = ml_collections.ConfigDict(upgrade_config(_read_json(directory, CONFIG_FILE)))
+    """The run's config (upgraded: `config.json`, else the newest checkpoint's copy) and the
+    shape of the images it saw."""
+    try:
+        saved = _read_json(directory, CONFIG_FILE)
+    except UserError:  # A workdir's checkpoints hold the config too: were config.json lost.
+        has_checkpoints = os.path.isdir(os.path.join(directory, "checkpoints"))
+        saved = checkpoint_config(directory) if has_checkpoints else None
+        if saved is None:
+            raise
+    config = ml_collections.ConfigDict(upgrade_config(saved))
     return config, tuple(_read_json(directory, RUN_FILE)["image_shape"])
 
 
@@ -140,13 +153,20 @@ def abstract_variables(config: ml_collections.ConfigDict, image_shape) -> dict:
     return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes)
 
 
-def write_run(workdir: str, config: ml_collections.ConfigDict, dataset) -> None:
-    """Creates `workdir` with `config.json` and `run.json` (process 0 writes them)."""
+def write_run(
+    workdir: str, config: ml_collections.ConfigDict, dataset, changes: dict | None = None
+) -> None:
+    """Creates `workdir` with `config.json` and `run.json` (process 0 writes them). `run.json`
+    keeps the config changes allowed at each resume (`changes`: `{"step": S, "keys": {key:
+    [old, new]}}`, appended to those recorded before)."""
     facts = {
         "image_shape": list(dataset.image_shape),
         "num_classes": dataset.num_classes,
         "num_train_examples": len(dataset.train),
     }
+    history = _earlier_changes(workdir) + ([changes] if changes else [])
+    if history:
+        facts["allowed_changes"] = history
     try:
         os.makedirs(workdir, exist_ok=True)
         if jax.process_index() == 0:
@@ -160,12 +180,38 @@ def write_run(workdir: str, config: ml_collections.ConfigDict, dataset) -> None:
         ) from e
 
 
+def _earlier_changes(workdir: str) -> list:
+    try:
+        with open(os.path.join(workdir, RUN_FILE)) as f:
+            return list(json.load(f).get("allowed_changes", []))
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
 def saved_config(workdir: str) -> dict | None:
-    """The upgraded `config.json` of a workdir that holds checkpoints, else None. Plain file
-    reads: every host decides alike, and no host starts an Orbax collective the others do not
-    join."""
-    path = os.path.join(workdir, CONFIG_FILE)
-    if not (os.path.isdir(os.path.join(workdir, "checkpoints")) and os.path.exists(path)):
+    """The upgraded config of the run whose checkpoints `workdir` holds, else None: the one
+    saved inside its newest checkpoint that reads (what that state was trained with), else
+    `config.json`. Plain file reads: every host decides alike, and no host starts an Orbax
+    collective the others do not join."""
+    if not os.path.isdir(os.path.join(workdir, "checkpoints")):
         return None
-    with open(path) as f:
-        return upgrade_config(json.load(f))
+    saved = checkpoint_config(workdir)
+    if saved is None and os.path.exists(os.path.join(workdir, CONFIG_FILE)):
+        saved = _read_json(workdir, CONFIG_FILE)
+    return None if saved is None else upgrade_config(saved)
+
+
+def checkpoint_config(workdir: str) -> dict | None:
+    """The config saved in the newest checkpoint of `workdir` whose copy reads (Orbax's
+    `config` item, a JSON file), or None."""
+    directory = os.path.join(workdir, "checkpoints")
+    steps = sorted((int(n) for n in os.listdir(directory) if n.isdigit()), reverse=True)
+    for step in steps:
+        try:
+            with open(os.path.join(directory, str(step), "config", "metadata")) as f:
+                saved = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if isinstance(saved, dict) and saved:
+            return saved
+    return None

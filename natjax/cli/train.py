@@ -29,6 +29,12 @@ _RECORD = flags.DEFINE_string(
     "Also write the summary, with its provenance, as a results record (a .json path, e.g. "
     "results/fashion_mnist/nat/seed0.json; see `python -m natjax.report`).",
 )
+_ALLOW_CHANGE = flags.DEFINE_list(
+    "allow_change",
+    [],
+    "Config keys (or prefixes ending in '.') a resume may change on purpose, e.g. "
+    "optim.learning_rate; what changed is recorded in run.json.",
+)
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (hosts).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index.")
 
@@ -39,7 +45,7 @@ def _train() -> None:
         records.check_destination(_RECORD.value)
     distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     config = objectives.apply_recipe(_CONFIG.value, user_keys())
-    summary = train_and_evaluate(config, _WORKDIR.value)
+    summary = train_and_evaluate(config, _WORKDIR.value, tuple(_ALLOW_CHANGE.value))
     if _RECORD.value:
         record_run(_RECORD.value, "train", summary, config, start)
 

@@ -137,18 +137,35 @@ def _effective(config: dict) -> dict:
     return flat
 
 
-def check_resume_config(saved: dict, config: ConfigDict, workdir: str) -> None:
-    """A run resuming in `workdir` must train what the saved run trained (`saved`: its
-    config.json); the keys that differ are named."""
+def check_resume_config(
+    saved: dict, config: ConfigDict, workdir: str, allowed: tuple[str, ...] = ()
+) -> dict[str, list]:
+    """A run resuming in `workdir` must train what the saved run trained (`saved`: the
+    config of its checkpoints), but for the keys in `allowed` (`--allow_change`, a key or a
+    prefix ending in "."); the others that differ are named. Returns the allowed keys that
+    changed: `{key: [old, new]}`."""
     old, new = _effective(saved), _effective(json.loads(config.to_json_best_effort()))
-    changed = sorted(
+    differ = sorted(
         k
         for k in old.keys() | new.keys()
         if old.get(k) != new.get(k) and not k.startswith(RESUMABLE_CHANGES)
     )
+    unknown = [a for a in allowed if not any(_matches(k, a) for k in old.keys() | new.keys())]
+    if unknown:
+        raise UserError(
+            f"--allow_change={','.join(unknown)} names no config key; give keys such as "
+            "optim.learning_rate."
+        )
+    changed = [k for k in differ if not any(_matches(k, a) for a in allowed)]
     if changed:
         diffs = ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
         raise UserError(
             f"--workdir={workdir} holds a run with another config ({diffs}); set these back "
-            "to resume it, or pass a new --workdir."
+            f"to resume it, resume with them changed on purpose with "
+            f"--allow_change={','.join(changed)}, or pass a new --workdir."
         )
+    return {k: [old.get(k), new.get(k)] for k in differ}
+
+
+def _matches(key: str, allowed: str) -> bool:
+    return key == allowed or (allowed.endswith(".") and key.startswith(allowed))

@@ -24,7 +24,9 @@ def assignment_sha256(perm: jax.Array) -> str:
     return hashlib.sha256(np.asarray(perm, np.int32).tobytes()).hexdigest()
 
 
-def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
+def train_and_evaluate(
+    config: ConfigDict, workdir: str, allow_change: tuple[str, ...] = ()
+) -> dict:
     """Trains `config.objective` into `workdir`, evaluates the frozen encoder, draws the run's
     figures and writes `summary.json`.
 
@@ -33,6 +35,8 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
         wanted (`natjax.objectives.apply_recipe`; the command line does it).
       workdir: where the checkpoints and results go; a workdir with checkpoints of the same
         config resumes from the latest.
+      allow_change: config keys (or prefixes ending in ".") a resume may change on purpose
+        (`--allow_change`); what changed is recorded in `run.json`.
 
     Returns:
       The summary: the evaluation's figures, the training's timing, the final loss and the
@@ -40,10 +44,11 @@ def train_and_evaluate(config: ConfigDict, workdir: str) -> dict:
     """
     run = setup(config, workdir)
     config = run.config
-    saved = checkpoints.saved_config(workdir)
+    saved, changes = checkpoints.saved_config(workdir), None
     if saved is not None:
-        check_resume_config(saved, config, workdir)
-    checkpoints.write_run(workdir, config, run.dataset)
+        changed = check_resume_config(saved, config, workdir, tuple(allow_change))
+        changes = {"step": checkpoints.latest_step(workdir), "keys": changed} if changed else None
+    checkpoints.write_run(workdir, config, run.dataset, changes)
     manager = checkpoints.create_manager(workdir, max_to_keep=config.checkpoint.keep)
     state = initial_state(run, manager)
     state, facts = train(run, state, manager)

@@ -85,8 +85,9 @@ def _is_save_step(steps_done: int, steps_per_epoch: int, every: int) -> bool:
 def _check_finite(loss: float, step: int) -> None:
     if not math.isfinite(loss):
         raise UserError(
-            f"The loss became {loss} at step {step}; lower --config.optim.learning_rate "
-            "(the last good checkpoint is kept)."
+            f"The loss became {loss} at step {step}; the last good checkpoint is kept: resume "
+            "from it at a lower rate with --config.optim.learning_rate=LOWER "
+            "--allow_change=optim.learning_rate."
         )
 
 

@@ -25,7 +25,7 @@ def _trained_with(command, monkeypatch, *args):
     """The config `python -m natjax.main ARGS` trains (its training replaced by a record)."""
     module = command("train", SMOKE, "--workdir=/nonexistent", *args)
     trained = []
-    monkeypatch.setattr(module, "train_and_evaluate", lambda c, w: trained.append((c, w)))
+    monkeypatch.setattr(module, "train_and_evaluate", lambda c, w, a: trained.append((c, w)))
     module.main([])
     ((config, workdir),) = trained
     assert workdir == "/nonexistent"
@@ -52,7 +52,7 @@ def test_record_writes_the_summary_with_its_provenance(command, monkeypatch, tmp
         "train", SMOKE, "--workdir=/nonexistent", f"--record={path}", "--config.seed=3"
     )
     summary = {"knn_top1": 0.5, "figures": {"tsne": "figures/tsne.png"}}
-    monkeypatch.setattr(module, "train_and_evaluate", lambda c, w: summary)
+    monkeypatch.setattr(module, "train_and_evaluate", lambda c, w, a: summary)
     module.main([])
     (record,) = records.load_records(str(tmp_path / "results"))
     assert (record.kind, record.name, record.seed) == ("train", "nat", 3)
@@ -64,7 +64,7 @@ def test_record_writes_the_summary_with_its_provenance(command, monkeypatch, tmp
 
 def test_a_record_path_that_cannot_be_written_stops_before_training(command, monkeypatch, capsys):
     module = command("train", SMOKE, "--workdir=/nonexistent", "--record=results/nat.txt")
-    monkeypatch.setattr(module, "train_and_evaluate", lambda c, w: pytest.fail("it trained"))
+    monkeypatch.setattr(module, "train_and_evaluate", lambda c, w, a: pytest.fail("it trained"))
     with pytest.raises(SystemExit) as stopped:
         module.main([])
     assert stopped.value.code == 2

@@ -2,6 +2,7 @@
 naming the key and how to fix it, and a resumed run must train what the saved one trained."""
 
 import json
+import os
 import re
 
 import orbax.checkpoint as ocp
@@ -13,6 +14,7 @@ from natjax.checkpoints import upgrade_config
 from natjax.errors import UserError
 from natjax.training import train_and_evaluate
 from natjax.training.config_checks import check_batch_fits, check_config, check_resume_config
+from tests.helpers import copy_run
 
 
 @pytest.mark.parametrize(
@@ -59,6 +61,46 @@ def test_resuming_with_another_config_is_refused_naming_the_keys(tiny_run):
     saved = manager.restore(manager.latest_step(), args=item).config
     assert saved["batch_size"] == 16  # The checkpoint holds its config.
     check_resume_config(saved, harmless, workdir)  # Reporting keys may change.
+
+
+@pytest.mark.parametrize("damage", ["delete", "garble"])
+def test_the_check_reads_the_checkpoints_config_when_config_json_is_lost(
+    tiny_run, tmp_path, damage
+):
+    copy, _ = copy_run(tiny_run, tmp_path)
+    path = os.path.join(copy, "config.json")
+    if damage == "delete":
+        os.remove(path)
+    else:
+        with open(path, "w") as f:
+            f.write('{"seed": 0, "batch')
+    faster = tiny_run.config.copy_and_resolve_references()
+    faster.optim.learning_rate = 0.5
+    with pytest.raises(UserError, match=r"another config \(optim.learning_rate 0.05 -> 0.5\)"):
+        train_and_evaluate(faster, copy)
+    assert checkpoints.read_run(copy)[0].optim.learning_rate == 0.05  # Evaluate, export too.
+
+
+def test_allow_change_resumes_with_the_named_keys_changed_and_records_them(tiny_run, tmp_path):
+    copy, _ = copy_run(tiny_run, tmp_path)
+    faster = tiny_run.config.copy_and_resolve_references()
+    faster.optim.learning_rate = 0.02
+    faster.num_epochs = 3
+    with pytest.raises(UserError) as refused:
+        train_and_evaluate(faster, copy, allow_change=("optim.learning_rate",))
+    assert "(num_epochs 2 -> 3); set these back to resume it, resume with them changed on " in (
+        str(refused.value)
+    )
+    assert "--allow_change=num_epochs, or pass a new --workdir." in str(refused.value)
+    with pytest.raises(UserError, match=r"--allow_change=optim.lr names no config key"):
+        train_and_evaluate(faster, copy, allow_change=("optim.lr", "num_epochs"))
+    summary = train_and_evaluate(faster, copy, allow_change=("optim.", "num_epochs"))
+    assert summary["steps"] == 18
+    with open(os.path.join(copy, "run.json")) as f:
+        changes = json.load(f)["allowed_changes"]
+    assert changes == [
+        {"step": 12, "keys": {"num_epochs": [2, 3], "optim.learning_rate": [0.05, 0.02]}}
+    ]
 
 
 def test_a_run_saved_before_data_subset_resumes_unless_it_drew_a_subset(tmp_path):
