@@ -6,15 +6,16 @@ class UserError(Exception):
 
 
 class Preempted(Exception):
-    """A run stopped by a preemption notice (SIGTERM) after saving the step it had reached;
-    the same command resumes it. The process exits with `EXIT_CODE`."""
+    """A run stopped by a preemption notice (SIGTERM) or Ctrl-C (SIGINT) after saving the step
+    it had reached; the same command resumes it. The process exits with `EXIT_CODE`."""
 
     EXIT_CODE = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, worth trying again.
 
-    def __init__(self, step: int, directory: str):
+    def __init__(self, step: int, directory: str, signal_name: str = "SIGTERM"):
+        how = "interrupted" if signal_name == "SIGINT" else "preempted"
         super().__init__(
-            f"preempted (SIGTERM): stopped after step {step} and saved it in {directory}; run "
-            f"the same command again to resume from step {step}."
+            f"{how} ({signal_name}): stopped after step {step} and saved it in {directory}; "
+            f"run the same command again to resume from step {step}."
         )
         self.step = step
 

@@ -3,6 +3,7 @@ in one sentence, the keys a user set, and the one way a command reports a user's
 Defines no flags itself."""
 
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -95,7 +96,8 @@ def int_list(flag: str, values: list[str] | None, example: str) -> list[int] | N
 
 def run_command(prog: str, fn: Callable[[], None]) -> None:
     """Runs `fn`; a UserError is one sentence on stderr and exit status 2, a preemption its
-    own sentence and `Preempted.EXIT_CODE`."""
+    own sentence and `Preempted.EXIT_CODE`, a Ctrl-C outside the train loop (which saves and
+    raises Preempted instead) one sentence and status 130."""
     logging.set_verbosity(logging.WARNING)  # Orbax logs every save at INFO.
     quiet.keep_orbax_off_screen()
     try:
@@ -106,6 +108,13 @@ def run_command(prog: str, fn: Callable[[], None]) -> None:
     except Preempted as e:
         print(f"{prog}: {e}", file=sys.stderr)
         sys.exit(Preempted.EXIT_CODE)
+    except KeyboardInterrupt:
+        print(
+            f"{prog}: interrupted (Ctrl-C); what was saved before is kept: run the same command "
+            "again to go on.",
+            file=sys.stderr,
+        )
+        sys.exit(128 + signal.SIGINT)
 
 
 def record_run(path: str, kind: str, results: dict, config, start: float) -> None:

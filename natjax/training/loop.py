@@ -1,6 +1,7 @@
 """The training loop: the steps left from the latest checkpoint, saves, logs, the kNN monitor
 and preemption."""
 
+import collections
 import functools
 import json
 import logging
@@ -22,6 +23,10 @@ from natjax.training import preemption
 from natjax.training.run import Run, compile_step, input_shape
 
 PREFETCH_BATCHES = 2  # Batches put on the devices ahead of the step.
+# Steps the host dispatches beyond the one the device is running. Unbounded, the host ran 16
+# steps ahead on CPU, and a stop signal waited for them all; at 1 the device still always has
+# its next step queued, and a stop lands within 2 steps of the signal.
+STEPS_AHEAD = 1
 
 
 def initial_state(run: Run, manager) -> TrainState:
@@ -91,21 +96,29 @@ def _check_finite(loss: float, step: int) -> None:
         )
 
 
-def _stop(manager, state: TrainState, config_json: dict, unsaved_loss: jax.Array | None):
+def _keep_close(in_flight: collections.deque, loss: jax.Array) -> None:
+    """Waits until the device is at most `STEPS_AHEAD` steps behind the host (`loss`: the step
+    just dispatched's)."""
+    in_flight.append(loss)
+    if len(in_flight) > STEPS_AHEAD:
+        in_flight.popleft().block_until_ready()
+
+
+def _stop(manager, state: TrainState, config_json: dict, unsaved_loss, signal_name: str):
     """Saves `state` unless it was saved (`unsaved_loss` None) and raises Preempted; the save
     lands before the exception leaves `train` (its `finally`)."""
     step = int(state.step)
     if unsaved_loss is not None:
         _check_finite(float(unsaved_loss), step)
         checkpoints.save(manager, state, config_json)
-    raise Preempted(step, str(manager.directory))
+    raise Preempted(step, str(manager.directory), signal_name)
 
 
 def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
     """Runs the steps left; saves every `checkpoint.every_steps` steps and at every epoch end.
-    Returns the state and timing facts. On a preemption notice (SIGTERM, see
-    `natjax.training.preemption`) it saves the step it has reached, waits for the save and raises
-    Preempted."""
+    Returns the state and timing facts. On a preemption notice (SIGTERM or SIGINT, see
+    `natjax.training.preemption`) it saves the step it has reached, waits for the save and
+    raises Preempted."""
     step_fn = compile_step(run)
     spe, start = run.step_cfg.steps_per_epoch, int(state.step)
     config_json = json.loads(run.config.to_json_best_effort())
@@ -122,12 +135,13 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
     put = functools.partial(sharding.put_batch, mesh=run.mesh, batch_size=run.config.batch_size)
     ready = prefetch(batches(run, start), put, size=PREFETCH_BATCHES)
     preempted = preemption.Preemption(manager)
-    refresh = _refresher(run)
+    refresh, in_flight = _refresher(run), collections.deque()
     try:
         for step, batch in enumerate(ready, start=start):
             if refresh is not None:
                 state = refresh(state, step)
             state, metrics = step_fn(state, batch)
+            _keep_close(in_flight, metrics["loss"])
             if t_first is None:
                 jax.block_until_ready(state)
                 t_first = time.perf_counter()
@@ -148,7 +162,8 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
                 monitoring += time.perf_counter() - t
             bar.update(1)
             if preempted(step + 1):  # Asked on every host after every step.
-                _stop(manager, state, config_json, None if save else metrics["loss"])
+                unsaved = None if save else metrics["loss"]
+                _stop(manager, state, config_json, unsaved, preempted.signal_name)
         jax.block_until_ready(state)
     finally:  # Also when the run stops early: the saves in flight land.
         preempted.close()

@@ -30,6 +30,19 @@ def test_a_preempted_run_exits_with_its_own_status_and_sentence(capsys):
     assert capsys.readouterr().err.startswith("natjax: preempted (SIGTERM): stopped after step 5")
 
 
+def test_ctrl_c_outside_the_train_loop_is_one_sentence_and_status_130(capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as stopped:
+        run_command("natjax.evaluate", interrupted)
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == (
+        "natjax.evaluate: interrupted (Ctrl-C); what was saved before is kept: run the same "
+        "command again to go on.\n"
+    )
+
+
 def test_other_errors_are_not_hidden():
     def bug():
         raise ZeroDivisionError

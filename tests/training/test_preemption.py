@@ -7,7 +7,9 @@ import random
 import re
 import signal
 import subprocess
+import time
 
+import jax
 import pytest
 
 from natjax import checkpoints
@@ -73,6 +75,47 @@ def test_sigterm_saves_the_step_in_flight_and_resuming_gives_the_uninterrupted_r
     os.kill(os.getpid(), signal.SIGTERM)
     assert previous == ["called"]
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    monkeypatch.undo()
+    assert_same_state(train_only(config, workdir), straight)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_sent_from_the_device_is_honoured_within_two_steps_and_resumes_bitwise(
+    tmp_path, monkeypatch, signum
+):
+    """The signal goes out from the device itself once it has done `at` steps. The device is
+    made slow (each step's callback sleeps) and no log step makes the host wait, so only the
+    bound on how far the host runs ahead keeps the stop close."""
+    config = tiny_config(str(tmp_path))
+    config.checkpoint.every_steps = 0  # Saves at epoch ends only: 6, 12, 18.
+    config.log_every_steps = 1000
+    straight = train_only(config, tmp_path / "straight")
+    real, at = loop.compile_step, 7
+
+    def send(steps_done):
+        time.sleep(0.05)
+        if int(steps_done) == at:
+            os.kill(os.getpid(), signum)
+
+    ping = jax.jit(lambda steps_done: jax.debug.callback(send, steps_done))
+
+    def signalling_from_the_device(run):
+        step = real(run)
+
+        def fn(state, batch):
+            state, metrics = step(state, batch)
+            ping(state.step)  # Runs on the device once this step is done.
+            return state, metrics
+
+        return fn
+
+    monkeypatch.setattr(loop, "compile_step", signalling_from_the_device)
+    before, workdir = signal.getsignal(signum), tmp_path / "stopped"
+    with pytest.raises(Preempted, match=rf"\({signal.Signals(signum).name}\): stopped") as e:
+        train_only(config, workdir)
+    assert signal.getsignal(signum) is before
+    assert at <= e.value.step <= at + 2, f"stopped {e.value.step - at} steps after the signal"
+    assert checkpoints.create_manager(str(workdir), create=False).all_steps() == [6, e.value.step]
     monkeypatch.undo()
     assert_same_state(train_only(config, workdir), straight)
 
