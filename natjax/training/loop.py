@@ -130,7 +130,7 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
         unit="step",
         dynamic_ncols=True,
     )
-    writer, knn = MetricsWriter(run.workdir), _knn_monitor(run)
+    writer, knn = MetricsWriter(run.workdir, start), _knn_monitor(run)
     t0, t_first, loss, monitoring = time.perf_counter(), None, float("nan"), 0.0
     put = functools.partial(sharding.put_batch, mesh=run.mesh, batch_size=run.config.batch_size)
     ready = prefetch(batches(run, start), put, size=PREFETCH_BATCHES)

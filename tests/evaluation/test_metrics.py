@@ -1,6 +1,7 @@
 """The scalars a run records (`natjax.evaluation.metrics`): JSON lines and TensorBoard."""
 
 import glob
+import json
 import os
 
 import numpy as np
@@ -25,8 +26,25 @@ def test_metrics_go_to_jsonl_and_tensorboard_and_a_rewritten_step_keeps_its_last
 def test_a_resumed_run_appends_and_a_workdir_without_metrics_has_none(tmp_path):
     assert read_metrics(str(tmp_path)) == {}
     for step in (1, 2):
-        writer = MetricsWriter(str(tmp_path))
+        writer = MetricsWriter(str(tmp_path), start=step - 1)
         writer.write(step, loss=float(step))
         writer.close()
     assert (tmp_path / METRICS_FILE).read_text().count("\n") == 2
     assert read_metrics(str(tmp_path))["loss"][0].tolist() == [1, 2]
+
+
+def test_a_resume_from_an_earlier_step_keeps_one_line_per_step(tmp_path):
+    """Killed at step 5, mid-write, with step 3 the last checkpoint: steps 4 and 5 run again."""
+    writer = MetricsWriter(str(tmp_path))
+    for step in range(1, 6):
+        writer.write(step, loss=float(step))
+    writer.close()
+    with open(tmp_path / METRICS_FILE, "a") as f:
+        f.write('{"step": 6, "lo')
+    writer = MetricsWriter(str(tmp_path), start=3)
+    for step in (4, 5):
+        writer.write(step, loss=10.0 * step)
+    writer.close()
+    lines = (tmp_path / METRICS_FILE).read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4, 5]
+    assert read_metrics(str(tmp_path))["loss"][1].tolist() == [1, 2, 3, 40, 50]
