@@ -1,8 +1,9 @@
 """What a run keeps on disk: Orbax checkpoints of the train state (`train_state`), the run's
 config and data facts beside them (`run_files`), and the encoder exported as a standalone
-artifact (`encoder`)."""
+artifact (`encoder`), and the lock that keeps one run per workdir (`lock`)."""
 
 from natjax.checkpoints.encoder import export, load_encoder
+from natjax.checkpoints.lock import workdir_lock
 from natjax.checkpoints.run_files import (
     abstract_variables,
     read_run,
@@ -36,5 +37,6 @@ __all__ = [
     "saved_config",
     "upgrade_config",
     "wait",
+    "workdir_lock",
     "write_run",
 ]

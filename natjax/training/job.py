@@ -43,6 +43,11 @@ def train_and_evaluate(
       final assignment's digest (`assignment_sha256`).
     """
     run = setup(config, workdir)
+    with checkpoints.workdir_lock(workdir):
+        return _train_and_evaluate(run, workdir, allow_change)
+
+
+def _train_and_evaluate(run, workdir: str, allow_change: tuple[str, ...]) -> dict:
     config = run.config
     saved, changes = checkpoints.saved_config(workdir), None
     if saved is not None:
