@@ -129,7 +129,11 @@ class CorruptCheckpoint(Exception):
 
 
 def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+    """The first line of `e`'s message, without the TensorStore pointer Orbax appends to it
+    (which prints as the repr of a bound pybind11 method)."""
+    line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    line = line.split(" See full TensorStore details")[0].split(" <bound method")[0]
+    return line.rstrip(" .:")[:200] or type(e).__name__
 
 
 def _layout(tree) -> dict[tuple[str, ...], tuple[tuple[int, ...], str]]:
@@ -237,22 +241,29 @@ def restore_latest(manager: ocp.CheckpointManager, like: TrainState) -> TrainSta
     does). A corrupt one is reported in one sentence and moved aside to `corrupt-STEP` (kept,
     never trained over), and the previous one is tried. One of another layout is refused
     (a UserError) and left where it is."""
-    for step in sorted(manager.all_steps(), reverse=True):
+    steps = sorted(manager.all_steps(), reverse=True)
+    for i, step in enumerate(steps):
         try:
             return restore(manager, like, step)
         except CorruptCheckpoint as e:
-            _set_aside(manager, step, str(e))
+            _set_aside(manager, step, str(e), last=i == len(steps) - 1)
     return None
 
 
-def _set_aside(manager: ocp.CheckpointManager, step: int, reason: str) -> None:
-    """Moves the checkpoint at `step` to `corrupt-STEP` (process 0) and says so."""
+def _set_aside(manager: ocp.CheckpointManager, step: int, reason: str, last: bool) -> None:
+    """Moves the checkpoint at `step` to `corrupt-STEP` (process 0) and says so, and what the
+    run does instead (`last`: no earlier one is left)."""
     aside = os.path.join(str(manager.directory), f"corrupt-{step}")
     if jax.process_index() == 0:
         os.replace(os.path.join(str(manager.directory), str(step)), aside)
         print(
             f"natjax: warning: the checkpoint at step {step} cannot be restored "
-            f"({reason}); it was moved to {aside} and the previous one is used.",
+            f"({reason}); it was moved to {aside} and "
+            + (
+                "no earlier one is left, so the run starts from step 0."
+                if last
+                else "the previous one is used."
+            ),
             file=sys.stderr,
         )
     if jax.process_count() > 1:

@@ -46,6 +46,29 @@ def test_a_corrupt_latest_checkpoint_is_set_aside_and_the_previous_one_used(
     assert checkpoints.create_manager(copy, create=False).latest_step() == 12
 
 
+def test_when_every_checkpoint_is_truncated_each_is_one_line_and_the_run_starts_over(
+    tiny_run, tmp_path, capfd
+):
+    copy, _ = copy_run(tiny_run, tmp_path)
+    steps = checkpoints.create_manager(copy, create=False).all_steps()
+    for step in steps:
+        model = os.path.join(copy, "checkpoints", str(step), "model")
+        files = glob.glob(os.path.join(model, "**", "d", "*"), recursive=True)
+        os.truncate(max(files, key=os.path.getsize), 1000)
+    capfd.readouterr()
+    state = initial_state(setup(tiny_run.config, copy), checkpoints.create_manager(copy))
+    assert int(state.step) == 0
+    lines = capfd.readouterr().err.splitlines()
+    assert len(lines) == len(steps), lines
+    for line, step in zip(lines, sorted(steps, reverse=True), strict=True):
+        assert line.startswith(
+            f"natjax: warning: the checkpoint at step {step} cannot be restored ("
+        )
+        assert "<bound method" not in line and "TensorStore details" not in line
+    assert lines[-1].endswith("no earlier one is left, so the run starts from step 0.")
+    assert all(line.endswith("the previous one is used.") for line in lines[:-1])
+
+
 def flip_bytes(item_dir: str) -> str:
     """Overwrites 8 bytes in the middle of the largest data file under `item_dir` (an Orbax
     item or export), as a failing disk would; returns the file."""
