@@ -102,6 +102,74 @@ CIFAR10_10K_FINETUNE = Table(
 )
 
 
+# Transfer: `natjax.evaluate --transfer=... --record` of a run's encoder on the other dataset,
+# its images converted to the encoder's input, writes nat/seedS.json under transfer_A_to_B/.
+def _transfer(name: str, trained: str, pixels: str, native: tuple[str, str]) -> Table:
+    pattern = f"{name}/nat/seed*.json"
+    return Table(
+        name,
+        columns=(Column("linear probe"), Column("kNN")),
+        rows=(
+            _trained(trained, pattern, mlp=False),
+            _baseline("same encoder at random initialisation", pattern, "random_init", mlp=False),
+            _baseline(pixels, pattern, "raw_pixels", mlp=False),
+            _trained(*native, mlp=False),
+        ),
+        first="encoder",
+        reference="same encoder at random initialisation",
+        compare=("linear probe", "kNN"),
+        legend=SEEDS,
+    )
+
+
+TRANSFER_CIFAR10_TO_FASHION_MNIST = _transfer(
+    "transfer_cifar10_to_fashion_mnist",
+    "NAT, trained on CIFAR-10 (10,000 images)",
+    "raw pixels (32 × 32, gray in 3 channels)",
+    ("for reference: NAT trained on Fashion-MNIST", _FASHION),
+)
+
+
+# The paper's Figure 2 on CIFAR-10 at 10,000 images: `natjax.figure2 --record` writes
+# POINT/seedS.json under figure2_cifar10_cpu_10k/, a point being periodP_epochsE.
+def _figure2(name: str, first: str, points: tuple[tuple[str, str], ...], reference: str):
+    return Table(
+        name,
+        columns=(Column("linear probe"), Column("kNN")),
+        rows=tuple(
+            _trained(label, f"figure2_cifar10_cpu_10k/{point}/seed*.json", mlp=False)
+            for label, point in points
+        ),
+        first=first,
+        reference=reference,
+        compare=("linear probe", "kNN"),
+        legend=SEEDS,
+    )
+
+
+FIGURE2_PERIOD = _figure2(
+    "figure2_period",
+    "re-assignment (10 epochs)",
+    (
+        ("never", "period0_epochs10"),
+        ("every epoch", "period1_epochs10"),
+        ("every 3 epochs", "period3_epochs10"),
+        ("every 10 epochs", "period10_epochs10"),
+    ),
+    "every 3 epochs",
+)
+FIGURE2_LENGTH = _figure2(
+    "figure2_length",
+    "training length (re-assigning every 3 epochs)",
+    (
+        ("5 epochs", "period3_epochs5"),
+        ("10 epochs", "period3_epochs10"),
+        ("20 epochs", "period3_epochs20"),
+    ),
+    "5 epochs",
+)
+
+
 def _bench(name: str, module, pattern: str) -> BenchTable:
     return BenchTable(name, module.format_table, pattern)
 
@@ -128,6 +196,9 @@ TABLES = {
         FASHION_MNIST,
         CIFAR10_10K,
         CIFAR10_10K_FINETUNE,
+        TRANSFER_CIFAR10_TO_FASHION_MNIST,
+        FIGURE2_PERIOD,
+        FIGURE2_LENGTH,
         H100_STEP,
         _bench("bench_kernel", kernel, "bench/cpu/kernel/*.json"),
         _bench("bench_assignment_cpu", assignment, "bench/cpu/assignment/*.json"),
