@@ -46,6 +46,7 @@ def load_folder_dataset(
             f"{train_split}/<class>/<image> and {test_split}/<class>/<image>."
         )
     classes = sorted(files[train_split])
+    _warn_untrained_classes(files[test_split], classes, path, train_split, test_split)
     skipped = 0
     splits = {}
     for split in (train_split, test_split):
@@ -60,6 +61,24 @@ def load_folder_dataset(
     name = os.path.basename(path.rstrip("/")).split(".")[0]
     dataset = Dataset(name, splits[train_split], splits[test_split], num_classes=len(classes))
     return dataset, skipped
+
+
+def _warn_untrained_classes(by_class: dict, classes: list, path, train_split, test_split):
+    """Test images of a class that has no training image have no label the probes know: they
+    are left out, with one line saying so."""
+    untrained = sorted(set(by_class) - set(classes))
+    if untrained:
+        counts = ", ".join(f"{cls}: {len(by_class[cls])}" for cls in untrained)
+        logging.warning(
+            "Leaving out %d test images of classes with no training image (%s); add their "
+            "images to %s/%s/<class> or remove them from %s/%s.",
+            sum(len(by_class[cls]) for cls in untrained),
+            counts,
+            path,
+            train_split,
+            path,
+            test_split,
+        )
 
 
 def _listed(by_class: dict, classes: list) -> list[tuple[int, str, Callable]]:

@@ -134,3 +134,21 @@ def test_a_file_that_is_no_archive_is_one_sentence(tmp_path, capsys, caplog):
         f"{path} is neither an image folder nor a .tar(.gz) archive of one; pass "
         "--config.data.source=folder:PATH with a folder or an archive of one."
     )
+
+
+def test_test_images_of_a_class_with_no_training_image_are_left_out_with_one_line(
+    tmp_path, capsys, caplog
+):
+    root = make_folder(tmp_path / "pets")
+    (root / "train" / "bird").mkdir()  # Empty.
+    (root / "test" / "bird").mkdir()
+    for i in range(2):
+        (root / "test" / "bird" / f"{i}.png").write_bytes(png((0, 255, 0)))
+    dataset = _load(root)
+    assert dataset.num_classes == 2 and len(dataset.test) == 4
+    (record,) = caplog.records
+    assert record.levelname == "WARNING" and record.getMessage() == (
+        "Leaving out 2 test images of classes with no training image (bird: 2); add their "
+        f"images to {root}/train/<class> or remove them from {root}/test."
+    )
+    assert capsys.readouterr() == ("", "")
