@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from natjax.errors import UserError
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -28,6 +30,21 @@ def write_idx(path: str, array: np.ndarray) -> None:
     header += b"".join(struct.pack(">I", d) for d in array.shape)
     with gzip.open(path, "wb") as f:
         f.write(header + array.astype(np.uint8).tobytes())
+
+
+def only_error(fn, capsys, caplog) -> str:
+    """The UserError `fn()` raises, asserted to be one line with nothing printed or logged
+    beside it, as a user reads it."""
+    try:
+        fn()
+    except UserError as e:
+        message = str(e)
+    else:
+        raise AssertionError(f"{fn} raised no UserError")
+    out, err = capsys.readouterr()
+    assert (out, err, caplog.text) == ("", "", ""), (out, err, caplog.text)
+    assert "\n" not in message and message.endswith("."), message
+    return message
 
 
 def make_idx_dataset(directory: str, n_train: int = 96, n_test: int = 40, size: int = 12) -> str:

@@ -29,6 +29,7 @@ __all__ = [
 def load(config: ConfigDict) -> Dataset:
     """Loads `config.data` and keeps `max_*_examples` of each split (`subset`)."""
     dataset = _load_source(config)
+    _check_classes(dataset)
     return Dataset(
         dataset.name,
         _subset(dataset.train, config.max_train_examples, config),
@@ -39,11 +40,7 @@ def load(config: ConfigDict) -> Dataset:
 
 def check_labelled(dataset: Dataset) -> None:
     """Every protocol scores labels: a dataset needs at least two classes, in both splits."""
-    if dataset.num_classes < 2:
-        raise UserError(
-            f"the dataset {dataset.name!r} has {dataset.num_classes} class; the protocols score "
-            "labels of at least two classes, so give a labelled dataset."
-        )
+    _check_classes(dataset)
     for name, split in (("training", dataset.train), ("test", dataset.test)):
         labels = split.labels
         present = np.flatnonzero(labels.sum(0)) if labels.ndim == 2 else np.unique(labels)
@@ -52,6 +49,17 @@ def check_labelled(dataset: Dataset) -> None:
                 f"the {name} split of {dataset.name!r} holds images of fewer than two classes; "
                 "the protocols need labelled images of at least two."
             )
+
+
+def _check_classes(dataset: Dataset) -> None:
+    """Every source is labelled, and a probe on one class scores 100% whatever the encoder
+    learnt: such a dataset is refused before a run spends its time on it."""
+    if dataset.num_classes < 2:
+        raise UserError(
+            f"the dataset {dataset.name!r} has {dataset.num_classes} class; the protocols score "
+            "labels of at least two classes, so give a dataset of two or more (an image "
+            "folder: a folder per class in each split)."
+        )
 
 
 def _subset(split: Split, n: int, config: ConfigDict) -> Split:

@@ -2,14 +2,18 @@
 
 Labels come from the sorted class-folder names and are used only for evaluation. Ids follow the
 sorted (class, file name) order, so they are stable across runs and machines. Files that cannot be
-decoded are skipped with a warning and counted, so one bad file does not end a long run.
+decoded are skipped with a warning and counted, so one bad file does not end a long run. An
+archive is read whole, to its end, so that a damaged one is one sentence, not images that are
+missing or changed.
 """
 
 import functools
 import io
 import logging
+import lzma
 import os
 import tarfile
+import zlib
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -42,6 +46,7 @@ def load_folder_dataset(
             f"{train_split}/<class>/<image> and {test_split}/<class>/<image>."
         )
     classes = sorted(files[train_split])
+    _warn_untrained_classes(files[test_split], classes, path, train_split, test_split)
     skipped = 0
     splits = {}
     for split in (train_split, test_split):
@@ -56,6 +61,24 @@ def load_folder_dataset(
     name = os.path.basename(path.rstrip("/")).split(".")[0]
     dataset = Dataset(name, splits[train_split], splits[test_split], num_classes=len(classes))
     return dataset, skipped
+
+
+def _warn_untrained_classes(by_class: dict, classes: list, path, train_split, test_split):
+    """Test images of a class that has no training image have no label the probes know: they
+    are left out, with one line saying so."""
+    untrained = sorted(set(by_class) - set(classes))
+    if untrained:
+        counts = ", ".join(f"{cls}: {len(by_class[cls])}" for cls in untrained)
+        logging.warning(
+            "Leaving out %d test images of classes with no training image (%s); add their "
+            "images to %s/%s/<class> or remove them from %s/%s.",
+            sum(len(by_class[cls]) for cls in untrained),
+            counts,
+            path,
+            train_split,
+            path,
+            test_split,
+        )
 
 
 def _listed(by_class: dict, classes: list) -> list[tuple[int, str, Callable]]:
@@ -142,12 +165,62 @@ def _read_file(path: str) -> bytes:
         return f.read()
 
 
-def _tar_entries(archive: str) -> Iterator:
+def _tar_entries(archive: str) -> list:
+    """Every file member, read whole: an archive is read once, to its end, so that a damaged
+    one is found here and not as images that are missing or changed."""
     try:
-        with tarfile.open(archive) as tar:
-            for member in tar:
-                if member.isfile():
-                    data = tar.extractfile(member).read()
-                    yield tuple(member.name.split("/")), lambda data=data: data
-    except tarfile.TarError as e:
-        raise UserError(f"{archive} is not a readable tar archive ({e}); re-download it.") from e
+        with tarfile.open(archive, tarinfo=_CheckedHeader) as tar:
+            entries = [
+                (tuple(member.name.split("/")), _bytes_reader(tar.extractfile(member).read()))
+                for member in tar
+                if member.isfile()
+            ]
+            _read_to_the_end(tar)
+    except _DAMAGED as e:
+        raise _damaged(archive, e) from e
+    return entries
+
+
+def _bytes_reader(data: bytes) -> Callable[[], bytes]:
+    return lambda: data
+
+
+# What reading a damaged archive raises: tar's own errors (a bad header checksum, data that ends
+# early), a corrupt deflate stream (zlib), a gzip stream that ends early (EOFError) or fails its
+# CRC (gzip.BadGzipFile, an OSError, as bz2's errors are), a corrupt xz stream (lzma).
+_DAMAGED = (tarfile.TarError, zlib.error, EOFError, OSError, lzma.LZMAError)
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+class _CheckedHeader(tarfile.TarInfo):
+    """A tar header that fails loudly: `tarfile` takes a header that fails its checksum or
+    stops short, past the first member, for the archive's end, and drops the rest unsaid."""
+
+    @classmethod
+    def frombuf(cls, buf, encoding, errors):
+        try:
+            return super().frombuf(buf, encoding, errors)
+        except (tarfile.InvalidHeaderError, tarfile.TruncatedHeaderError) as e:
+            raise tarfile.ReadError(f"a damaged tar header: {e}") from e
+
+
+def _read_to_the_end(tar: tarfile.TarFile) -> None:
+    """Reads what follows the last member, which must be zeros: a compressed stream checks its
+    CRC only at its end, so a byte changed inside a member is found only there. The members
+    were read already, so this reads the end-of-archive padding alone."""
+    while chunk := tar.fileobj.read(1 << 20):
+        if chunk.strip(b"\0"):
+            raise tarfile.ReadError("data after the end-of-archive marker")
+
+
+def _damaged(archive: str, e: Exception) -> UserError:
+    """The one sentence for an archive that cannot be read, by what its first bytes say."""
+    with open(archive, "rb") as f:
+        head = f.read(512)
+    if not head.startswith(_COMPRESSED_MAGIC) and head[257:262] != b"ustar":
+        return UserError(
+            f"{archive} is neither an image folder nor a .tar(.gz) archive of one; pass "
+            "--config.data.source=folder:PATH with a folder or an archive of one."
+        )
+    why = f" ({e})" if str(e) and "\n" not in str(e) else ""  # Not tarfile's list of openers.
+    return UserError(f"{archive} is truncated or damaged{why}; download or copy it again.")

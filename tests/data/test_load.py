@@ -1,5 +1,7 @@
 """`natjax.data.load`: the sources by `data.source`, and the subsets `max_*_examples` keep."""
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ from natjax import data
 from natjax.data import Dataset, Split
 from natjax.errors import UserError
 from tests.data.folders import make_folder
-from tests.helpers import make_idx_dataset
+from tests.helpers import make_idx_dataset, only_error
 
 
 def test_idx_source_and_example_limits(tmp_path):
@@ -66,3 +68,17 @@ def test_a_dataset_needs_labels_of_two_classes_in_both_splits():
         data.check_labelled(Dataset("single", one, one, 1))
     with pytest.raises(UserError, match="the test split of 'half' holds images of fewer than two"):
         data.check_labelled(Dataset("half", two, one, 2))
+
+
+def test_a_dataset_of_one_class_is_refused_at_load(tmp_path, capsys, caplog):
+    """It trained, and every probe scored 100%: one class is all any probe could answer."""
+    root = make_folder(tmp_path / "cats")
+    for split in ("train", "test"):
+        shutil.rmtree(root / split / "dog")
+    config = get_config().data
+    config.source = f"folder:{root}"
+    message = only_error(lambda: data.load(config), capsys, caplog)
+    assert message == (
+        "the dataset 'cats' has 1 class; the protocols score labels of at least two classes, "
+        "so give a dataset of two or more (an image folder: a folder per class in each split)."
+    )
