@@ -1,8 +1,11 @@
 """An encoder as a standalone artifact: `export` writes it, `load_encoder` reads it back.
 
 An export holds `encoder/` (an Orbax checkpoint of params and batch-norm statistics),
-`export.json` (its format version and every array's checksum), `config.json` and `run.json`;
-loading it needs no training code or training state, and verifies the checksums.
+`encoder.jax_export` (the forward pass, preprocessing included, serialised by `jax.export`),
+`export.json` (its format version, every array's checksum, the function's sha256, and what the
+input, the output and each array are: `portable.describe`), `config.json` and `run.json`.
+Loading it needs no training code or training state, and verifies the checksums; reading it
+needs no natjax at all (docs/running.md, "Reading an export without natjax").
 """
 
 import json
@@ -14,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import orbax.checkpoint as ocp
 
-from natjax.checkpoints import checksums, train_state
+from natjax.checkpoints import checksums, portable, train_state
 from natjax.checkpoints.run_files import CONFIG_FILE, RUN_FILE, abstract_variables, read_run
 from natjax.errors import UserError
 from natjax.models import create_model, features
@@ -22,7 +25,7 @@ from natjax.views import model_input_shape
 
 _ENCODER_DIR = "encoder"
 MANIFEST = "export.json"
-FORMAT, VERSION = "natjax-encoder", 1
+FORMAT, VERSION = "natjax-encoder", 2  # 2: the description and the serialised function.
 
 
 def export(workdir: str, out: str, step: int | None = None) -> str:
@@ -45,7 +48,7 @@ def export(workdir: str, out: str, step: int | None = None) -> str:
     made = not os.path.exists(out)
     try:
         os.makedirs(out, exist_ok=True)
-        _write(workdir, out, variables)
+        _write(workdir, out, variables, config, image_shape)
     except Exception as e:  # noqa: BLE001 (tensorstore reports a full disk as a ValueError)
         if not train_state._failed_write(e):
             raise
@@ -60,12 +63,25 @@ def export(workdir: str, out: str, step: int | None = None) -> str:
     return out
 
 
-def _write(workdir: str, out: str, variables: dict) -> None:
+def _write(workdir: str, out: str, variables: dict, config, image_shape: tuple) -> None:
     with ocp.StandardCheckpointer() as ckptr:
         ckptr.save(os.path.join(out, _ENCODER_DIR), variables)
     for name in (CONFIG_FILE, RUN_FILE):
         shutil.copy(os.path.join(workdir, name), os.path.join(out, name))
-    manifest = {"format": FORMAT, "version": VERSION, "checksums": checksums.of(variables)}
+    crop = model_input_shape(image_shape, config.input.crop_size)[0]
+    exported = portable.forward(config, image_shape, crop, variables)
+    blob = bytes(exported.serialize())
+    with open(os.path.join(out, portable.FUNCTION_FILE), "wb") as f:
+        f.write(blob)
+    sums = checksums.of(variables)
+    dim = exported.out_avals[0].shape[-1]
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        **portable.describe(config, image_shape, crop, dim, sums),
+        "function": portable.function_entry(blob),
+        "checksums": sums,
+    }
     with open(os.path.join(out, MANIFEST), "w") as f:
         json.dump(manifest, f, indent=2)
 
@@ -83,12 +99,22 @@ def _verify(path: str, variables: dict) -> None:
         return
     try:
         with open(manifest) as f:
-            saved = json.load(f)["checksums"]
-        found = checksums.mismatch(variables, saved)
+            saved = json.load(f)
+        found = checksums.mismatch(variables, saved["checksums"])
+        if not found and "function" in saved:  # Version 2 on.
+            found = _check_function(path, saved["function"])
     except (ValueError, KeyError, TypeError, AttributeError):
         found = f"its {MANIFEST} cannot be read"
     if found:
         raise UserError(f"the export {path} is damaged ({found}); export it again.")
+
+
+def _check_function(path: str, entry: dict) -> str | None:
+    try:
+        with open(os.path.join(path, portable.FUNCTION_FILE), "rb") as f:
+            return portable.check_function(f.read(), entry)
+    except FileNotFoundError:
+        return f"{portable.FUNCTION_FILE} is missing"
 
 
 def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np.ndarray]:

@@ -29,6 +29,16 @@ def create_encoder(config: ConfigDict):
     raise ValueError(f"Unknown encoder {config.encoder!r}; use one of {ENCODERS}.")
 
 
+def describe_representation(config: ConfigDict) -> str:
+    """What the encoder named by `config` (a `model` config) outputs, in words."""
+    flat = "the last stage's feature map [h, w, c] flattened in (h, w, c) order"
+    if config.encoder == "small_convnet":
+        return flat if config.pool == "flatten" else "the last stage's global average [c]"
+    if config.encoder in ("resnet18", "resnet50"):
+        return "the last stage's global average [c]"
+    return flat.replace("the last stage's", "pool5's")  # alexnet_bn
+
+
 def create_model(config: ConfigDict) -> NATModel:
     """The NAT model of a full run config (reads `config.model` and `config.input.filter`)."""
     return NATModel(

@@ -57,3 +57,28 @@ def apply_filter(x: jax.Array, name: str) -> jax.Array:
     if name == "raw":
         return 2.0 * x - 1.0
     raise ValueError(f"Unknown input filter {name!r}; use one of {', '.join(FILTERS)}.")
+
+
+def describe(name: str) -> dict:
+    """`apply_filter(x, name)` in words and numbers, for readers of an export without natjax;
+    convolutions are cross-correlations (`lax.conv`), stride 1, zero padding to the same size."""
+    if name == "sobel":
+        return {
+            "name": "sobel",
+            "gray": "x @ gray_weights for 3 channels, else the mean of the channels",
+            "gray_weights": _GRAY.tolist(),
+            "kernels": {"d/dx": SOBEL_X.tolist(), "d/dy": SOBEL_X.T.tolist()},
+            "padding": "SAME, zeros",
+            "output_channels": ["d/dx", "d/dy"],
+        }
+    if name == "highpass":
+        return {
+            "name": "highpass",
+            "formula": "gain * (x - blur(x)), the blur applied to each channel alone",
+            "gain": _HIGHPASS_GAIN,
+            "blur_kernel": BLUR.tolist(),
+            "padding": "SAME, zeros",
+        }
+    if name == "raw":
+        return {"name": "raw", "formula": "2 * x - 1"}
+    raise ValueError(f"Unknown input filter {name!r}; use one of {', '.join(FILTERS)}.")

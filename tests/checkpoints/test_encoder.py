@@ -5,6 +5,8 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -14,13 +16,19 @@ import pytest
 import natjax
 from natjax import checkpoints, data
 from natjax.errors import UserError
-from natjax.models import create_model, features
+from natjax.models import create_model, features, filters
 
 
 def test_exported_encoder_reproduces_the_evaluated_features(tiny_run, tmp_path, caplog):
     config, workdir, _ = tiny_run
     out = natjax.export(workdir, str(tmp_path / "export"))
-    assert sorted(os.listdir(out)) == ["config.json", "encoder", "export.json", "run.json"]
+    assert sorted(os.listdir(out)) == [
+        "config.json",
+        "encoder",
+        "encoder.jax_export",
+        "export.json",
+        "run.json",
+    ]
     encode = natjax.load_encoder(out)
     images = data.load(config.data).test.images[:20]
     feats = encode(images)
@@ -65,7 +73,7 @@ def test_an_export_with_flipped_bytes_is_refused_in_one_sentence(tiny_run, tmp_p
     out = natjax.export(tiny_run.workdir, str(tmp_path / "export"))
     with open(os.path.join(out, "export.json")) as f:
         manifest = json.load(f)
-    assert (manifest["format"], manifest["version"]) == ("natjax-encoder", 1)
+    assert (manifest["format"], manifest["version"]) == ("natjax-encoder", 2)
     assert "params.Dense_0.kernel" in manifest["checksums"]
     flip_bytes(os.path.join(out, "encoder"))
     with pytest.raises(UserError) as refused:
@@ -74,6 +82,13 @@ def test_an_export_with_flipped_bytes_is_refused_in_one_sentence(tiny_run, tmp_p
         f"the export {out} is damaged (params.Dense_0.kernel does not match the checksum saved "
         "with it); export it again."
     )
+    shutil.rmtree(out)
+    out = natjax.export(tiny_run.workdir, out)
+    with open(os.path.join(out, "encoder.jax_export"), "r+b") as f:
+        f.seek(1000)
+        f.write(b"\xff" * 8)
+    with pytest.raises(UserError, match=r"is damaged \(encoder.jax_export does not match the"):
+        natjax.load_encoder(out)
     with open(os.path.join(out, "export.json"), "w") as f:
         f.write("{garbled")
     with pytest.raises(UserError, match=r"is damaged \(its export.json cannot be read\)"):
@@ -97,3 +112,60 @@ def test_an_export_onto_a_full_disk_is_one_sentence_and_leaves_nothing(
     )
     assert str(refused.value).endswith("free space or choose another --out, then export again.")
     assert not os.path.exists(out)
+
+
+# Run in a fresh interpreter that cannot import natjax: what a user of another code base has.
+_READ_WITHOUT_NATJAX = """
+import json, sys
+sys.modules["natjax"] = None  # `import natjax` now fails, even where it is installed.
+import jax, numpy as np, orbax.checkpoint as ocp
+out, images = sys.argv[1], np.load(sys.argv[2])
+with open(f"{out}/export.json") as f:
+    manifest = json.load(f)
+with open(f"{out}/" + manifest["function"]["file"], "rb") as f:
+    encode = jax.export.deserialize(f.read())
+params = ocp.StandardCheckpointer().restore(f"{out}/encoder")
+np.save(sys.argv[3], np.asarray(encode.call(images)))
+print(json.dumps({
+    "modules": sorted(m for m, v in sys.modules.items() if m.startswith("natjax") and v),
+    "arrays": sorted(".".join(map(str, k)) for k in ocp.tree.to_flat_dict(params)),
+}))
+"""
+
+
+def test_an_export_is_read_and_run_without_natjax(tiny_run, tmp_path):
+    config, workdir, _ = tiny_run
+    out = natjax.export(workdir, str(tmp_path / "export"))
+    images = data.load(config.data).test.images[:7]  # Not the batch size load_encoder uses.
+    np.save(tmp_path / "images.npy", images)
+    script = tmp_path / "read.py"
+    script.write_text(_READ_WITHOUT_NATJAX)
+    done = subprocess.run(
+        [sys.executable, str(script), out, str(tmp_path / "images.npy"), str(tmp_path / "f.npy")],
+        cwd=tmp_path,  # Not the checkout: its natjax/ is not on the path.
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["modules"] == []
+    np.testing.assert_allclose(
+        np.load(tmp_path / "f.npy"), natjax.load_encoder(out)(images), rtol=1e-5, atol=1e-5
+    )
+    with open(os.path.join(out, "export.json")) as f:
+        manifest = json.load(f)
+    assert sorted(seen["arrays"]) == sorted(manifest["checksums"])  # Plain Orbax reads all.
+    assert manifest["input"] == {
+        "dtype": "uint8",
+        "shape": [None, 12, 12, 1],
+        "layout": "NHWC",
+        "center_crop": None,
+        "scaling": "float32(x) / 255",
+        "filter": filters.describe("sobel"),
+    }
+    assert manifest["output"]["shape"] == [None, 6 * 6 * 16]
+    assert "flattened in (h, w, c) order" in manifest["output"]["what"]
+    encoder, head = manifest["arrays"]["encoder"], manifest["arrays"]["head"]
+    assert "params.encoder.Conv_0.kernel" in encoder and "params.Dense_0.kernel" in head
+    assert sorted(encoder + head) == sorted(manifest["checksums"])
