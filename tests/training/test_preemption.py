@@ -79,6 +79,36 @@ def test_sigterm_saves_the_step_in_flight_and_resuming_gives_the_uninterrupted_r
     assert_same_state(train_only(config, workdir), straight)
 
 
+def test_a_stop_inside_a_later_reassignment_epoch_resumes_bitwise(tmp_path, monkeypatch):
+    """As the default preset stops inside epoch 9 of `reassign_every=3`: here epoch 2 of
+    `reassign_every=2` (epochs 0 and 2 re-assign), at step 14, neither a save step nor an epoch
+    end, with the steps between the last save and the stop re-assigning."""
+    config = tiny_config(str(tmp_path))
+    config.nat.reassign_every = 2
+    config.checkpoint.every_steps = 0  # Saves at epoch ends only: 6, 12, 18.
+    straight = train_only(config, tmp_path / "straight")
+    real = loop.compile_step
+
+    def sigterm_during_the_fourteenth_step(run):
+        step = real(run)
+
+        def fn(state, batch):
+            if int(state.step) == 13:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return step(state, batch)
+
+        return fn
+
+    monkeypatch.setattr(loop, "compile_step", sigterm_during_the_fourteenth_step)
+    workdir = tmp_path / "preempted"
+    with pytest.raises(Preempted) as stopped:
+        train_only(config, workdir)
+    assert stopped.value.step == 14
+    assert checkpoints.create_manager(str(workdir), create=False).all_steps() == [6, 12, 14]
+    monkeypatch.undo()
+    assert_same_state(train_only(config, workdir), straight)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_sent_from_the_device_is_honoured_within_two_steps_and_resumes_bitwise(
     tmp_path, monkeypatch, signum
