@@ -43,6 +43,8 @@ def export(workdir: str, out: str, step: int | None = None) -> str:
     like = abstract_variables(config, image_shape)
     variables = train_state.restore_model(workdir, step, like, step_flag="--step")
     out = os.path.abspath(out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UserError(f"--out={out} is a file; give a directory to write the export into.")
     if os.path.exists(os.path.join(out, _ENCODER_DIR)):
         raise UserError(f"{out} already holds an export; choose another --out or delete it.")
     made = not os.path.exists(out)
@@ -52,15 +54,43 @@ def export(workdir: str, out: str, step: int | None = None) -> str:
     except Exception as e:  # noqa: BLE001 (tensorstore reports a full disk as a ValueError)
         if not train_state._failed_write(e):
             raise
-        shutil.rmtree(out if made else os.path.join(out, _ENCODER_DIR), ignore_errors=True)
-        step = train_state.latest_step(workdir) if step is None else step
-        model = os.path.join(workdir, "checkpoints", str(step), "model")
-        raise UserError(
-            f"writing the export to {out} failed ({train_state._reason(e)}); it takes about "
-            f"{train_state._size(model) / 1e6:.1f} MB: free space or choose another --out, "
-            "then export again."
-        ) from e
+        _remove_partial(out, made)
+        raise _write_failed(workdir, out, step, e) from e
     return out
+
+
+_WRITTEN = (_ENCODER_DIR, portable.FUNCTION_FILE, MANIFEST, CONFIG_FILE, RUN_FILE)
+
+
+def _remove_partial(out: str, made: bool) -> None:
+    """Removes what a failed export wrote: `out` itself if it made it, else its own files."""
+    if made:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for name in _WRITTEN:
+        path = os.path.join(out, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.exists(path):
+            os.remove(path)
+
+
+def _write_failed(workdir: str, out: str, step: int | None, e: Exception) -> UserError:
+    """The sentence for a failed write: the space it takes when the disk is full, else a
+    writable place."""
+    reason = train_state._reason(e)
+    if reason != train_state._NO_SPACE:
+        return UserError(
+            f"writing the export to {out} failed ({reason}); choose an --out you can write to, "
+            "then export again."
+        )
+    step = train_state.latest_step(workdir) if step is None else step
+    model = os.path.join(workdir, "checkpoints", str(step), "model")
+    return UserError(
+        f"writing the export to {out} failed ({reason}); it takes about "
+        f"{train_state._size(model) / 1e6:.1f} MB: free space or choose another --out, "
+        "then export again."
+    )
 
 
 def _write(workdir: str, out: str, variables: dict, config, image_shape: tuple) -> None:
@@ -140,8 +170,12 @@ def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np
                 os.path.join(os.path.abspath(path), _ENCODER_DIR),
                 abstract_variables(config, image_shape),
             )
-        except (FileNotFoundError, ValueError) as e:
-            raise UserError(f"{path} holds no readable encoder ({e}); export it again.") from e
+        except Exception as e:  # noqa: BLE001 (orbax and tensorstore raise many kinds)
+            cause = e
+            while cause.__cause__ is not None:  # TensorStore's own words, at the bottom.
+                cause = cause.__cause__
+            reason = train_state._first_line(cause)
+            raise UserError(f"{path} holds no readable encoder ({reason}); export it again.") from e
     _verify(path, variables)
     crop = model_input_shape(image_shape, config.input.crop_size)[0]
     encode_fn = features.make_encode_fn(create_model(config), crop)  # Compiled on first call.

@@ -38,9 +38,13 @@ def make_encode_fn(model: NATModel, crop_size: int, output: str = "representatio
 
 def extract(encode_fn, variables: dict, images, batch_size: int):
     """`encode_fn(variables, batch)` over all `images` (array-like `[n, H, W, C]`) as host
-    arrays `[n, ...]` (an array, or a pytree of them as `encode_fn` returns). Each batch is
-    padded to `batch_size`, so one compilation serves every call."""
+    arrays `[n, ...]` (an array, or a pytree of them as `encode_fn` returns; `n` may be 0).
+    Each batch is padded to `batch_size`, so one compilation serves every call."""
     n = len(images)
+    if n == 0:  # No call to make: the outputs' shapes, with no rows.
+        chunk = jax.ShapeDtypeStruct((batch_size, *np.shape(images)[1:]), np.dtype(images.dtype))
+        out = jax.eval_shape(encode_fn, variables, chunk)
+        return jax.tree.map(lambda x: np.zeros((0, *x.shape[1:]), x.dtype), out)
     chunks = []
     for start in range(0, n, batch_size):
         chunk = np.asarray(images[start : start + batch_size])

@@ -67,6 +67,49 @@ def test_load_encoder_on_a_non_export_is_one_sentence(tiny_run, tmp_path):
         natjax.load_encoder(str(tmp_path))
 
 
+def test_encoding_no_images_gives_no_rows(tiny_run, tmp_path):
+    config, workdir, _ = tiny_run
+    encode = natjax.load_encoder(natjax.export(workdir, str(tmp_path / "export")))
+    none = encode(data.load(config.data).test.images[:0])
+    assert none.shape == (0, 6 * 6 * 16) and none.dtype == np.float32
+
+
+def test_a_truncated_export_is_one_sentence_naming_the_array(tiny_run, tmp_path):
+    import glob
+
+    out = natjax.export(tiny_run.workdir, str(tmp_path / "export"))
+    files = glob.glob(os.path.join(out, "encoder", "**", "d", "*"), recursive=True)
+    os.truncate(max(files, key=os.path.getsize), 1000)
+    with pytest.raises(UserError) as refused:
+        natjax.load_encoder(out)
+    sentence = str(refused.value)
+    assert sentence.startswith(f"{out} holds no readable encoder (OUT_OF_RANGE: Error reading")
+    assert sentence.endswith("); export it again.") and "<bound method" not in sentence
+
+
+def test_an_out_that_is_a_file_or_cannot_be_written_is_one_sentence(
+    tiny_run, tmp_path, monkeypatch
+):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    with pytest.raises(UserError, match=r"--out=.*notes.txt is a file; give a directory"):
+        natjax.export(tiny_run.workdir, str(taken))
+    assert taken.read_text() == "mine"
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(ocp.StandardCheckpointer, "save", refused)
+    out = str(tmp_path / "export")
+    with pytest.raises(UserError) as e:
+        natjax.export(tiny_run.workdir, out)
+    assert str(e.value) == (
+        f"writing the export to {out} failed (Permission denied); choose an --out you can "
+        "write to, then export again."
+    )
+    assert not os.path.exists(out)
+
+
 def test_an_export_with_flipped_bytes_is_refused_in_one_sentence(tiny_run, tmp_path):
     from tests.checkpoints.test_train_state import flip_bytes
 
