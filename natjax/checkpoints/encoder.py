@@ -171,10 +171,7 @@ def load_encoder(path: str, batch_size: int = 1024) -> Callable[[np.ndarray], np
                 abstract_variables(config, image_shape),
             )
         except Exception as e:  # noqa: BLE001 (orbax and tensorstore raise many kinds)
-            cause = e
-            while cause.__cause__ is not None:  # TensorStore's own words, at the bottom.
-                cause = cause.__cause__
-            reason = train_state._first_line(cause)
+            reason = train_state._first_line(e)
             raise UserError(f"{path} holds no readable encoder ({reason}); export it again.") from e
     _verify(path, variables)
     crop = model_input_shape(image_shape, config.input.crop_size)[0]

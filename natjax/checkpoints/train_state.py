@@ -130,7 +130,10 @@ class CorruptCheckpoint(Exception):
 
 def _first_line(e: Exception) -> str:
     """The first line of `e`'s message, without the TensorStore pointer Orbax appends to it
-    (which prints as the repr of a bound pybind11 method)."""
+    (which prints as the repr of a bound pybind11 method); for Orbax's "error while reading
+    array index", the first line of TensorStore's error beneath it, which names the array."""
+    while e.__cause__ is not None and "error while reading array index" in str(e):
+        e = e.__cause__
     line = (str(e).strip().splitlines() or [type(e).__name__])[0]
     line = line.split(" See full TensorStore details")[0].split(" <bound method")[0]
     return line.rstrip(" .:")[:200] or type(e).__name__
