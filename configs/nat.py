@@ -161,6 +161,9 @@ def _base() -> ml_collections.ConfigDict:
     c.eval.finetune.steps = 500
     c.eval.finetune.batch_size = 128  # At most the labelled images.
     c.eval.finetune.learning_rate = 0.01
+    # The pretrained encoder's steps, as a share of the new classifier's (the from-scratch row
+    # trains every layer at the full rate).
+    c.eval.finetune.encoder_learning_rate_scale = 1.0
     c.eval.finetune.checkpoint_every_steps = 0  # 0: epoch ends only, as training.
     return c
 

@@ -91,6 +91,8 @@ def _check_finetune(ft: ConfigDict) -> None:
     for key in ("steps", "batch_size"):
         _require(ft[key] > 0, f"eval.finetune.{key}", ft[key], "a positive integer")
     _require(ft.learning_rate > 0, "eval.finetune.learning_rate", ft.learning_rate, "positive")
+    scale = ft.get("encoder_learning_rate_scale", 1.0)
+    _require(0 < scale <= 1, "eval.finetune.encoder_learning_rate_scale", scale, "in (0, 1]")
     every = ft.checkpoint_every_steps
     _require(every >= 0, "eval.finetune.checkpoint_every_steps", every, "0 or positive")
 

@@ -50,11 +50,14 @@ def repeats(num_labelled: int, batch_size: int) -> int:
     return max(1, math.ceil(MIN_STEPS_PER_EPOCH * batch_size / num_labelled))
 
 
-def finetune_config(config: ConfigDict, num_labelled: int, devices: int) -> ConfigDict:
+def finetune_config(
+    config: ConfigDict, num_labelled: int, devices: int, pretrained: bool = True
+) -> ConfigDict:
     """The run's config as a fine-tune on `num_labelled` images: the supervised objective with
     a linear classifier, `eval.finetune`'s optimizer settings, and as many epochs (each of
     `repeats` passes) as make at least `eval.finetune.steps` steps; no end-of-run evaluation
-    of its own."""
+    of its own. A `pretrained` encoder moves at `encoder_learning_rate_scale` times the
+    classifier's rate; a network from scratch trains every layer at the full rate."""
     ft = config.eval.finetune
     batch = min(ft.batch_size, num_labelled) // devices * devices
     if batch == 0:
@@ -70,6 +73,9 @@ def finetune_config(config: ConfigDict, num_labelled: int, devices: int) -> Conf
     per_epoch = data.num_steps_per_epoch(num_labelled * repeats(num_labelled, batch), batch)
     c.num_epochs = math.ceil(ft.steps / per_epoch)
     c.optim.learning_rate = ft.learning_rate
+    scale = ft.get("encoder_learning_rate_scale", 1.0) if pretrained else 1.0
+    if scale != 1.0:
+        c.optim.encoder_learning_rate_scale = scale
     c.eval.protocols = ()
     c.eval.monitor_every_epochs = 0
     c.checkpoint.every_steps = ft.checkpoint_every_steps
@@ -153,13 +159,14 @@ def top1s(pretrained: Pretrained, fractions=None) -> dict:
     results = {}
     for fraction in fractions:
         train_split = pretrained.dataset.train.labelled_fraction(fraction, config.seed)
-        ft_config = finetune_config(config, len(train_split), devices)
-        passes = np.tile(
-            np.arange(len(train_split)), repeats(len(train_split), ft_config.batch_size)
-        )
-        labelled = dataclasses.replace(pretrained.dataset, train=train_split.take(passes))
         for row in ROWS:
-            init = pretrained.variables if row == "pretrained" else None
+            from_run = row == "pretrained"
+            ft_config = finetune_config(config, len(train_split), devices, from_run)
+            passes = np.tile(
+                np.arange(len(train_split)), repeats(len(train_split), ft_config.batch_size)
+            )
+            labelled = dataclasses.replace(pretrained.dataset, train=train_split.take(passes))
+            init = pretrained.variables if from_run else None
             where = os.path.join(base, f"{row}_{fraction:g}")
             logging.info("Fine-tuning (%s) on %d labelled images.", row, len(train_split))
             key = result_key(row, fraction, labelled.multilabel)

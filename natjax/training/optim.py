@@ -1,4 +1,7 @@
-"""The optimizer: SGD (or Adam) with a constant step, then a linear decay to zero (the paper's)."""
+"""The optimizer: SGD (or Adam) with a constant step, then a linear decay to zero (the paper's).
+
+A fine-tune (`natjax.training.finetune`) may move a pretrained encoder more slowly than the new
+classifier: `encoder_learning_rate_scale` (absent: 1) multiplies the encoder's steps."""
 
 import jax
 import optax
@@ -27,4 +30,13 @@ def create_optimizer(config: ConfigDict, total_steps: int) -> optax.GradientTran
         step = optax.adam(schedule)
     else:
         raise ValueError(f"Unknown optimizer {config.name!r}; use sgd or adam.")
-    return optax.chain(optax.add_decayed_weights(config.weight_decay, kernels_only), step)
+    tx = optax.chain(optax.add_decayed_weights(config.weight_decay, kernels_only), step)
+    scale = config.get("encoder_learning_rate_scale", 1.0)
+    if scale == 1.0:
+        return tx
+    return optax.chain(tx, optax.masked(optax.scale(scale), _encoder_only))
+
+
+def _encoder_only(params: dict) -> dict:
+    """True on the leaves under the top-level "encoder" (the pretrained part), else False."""
+    return {k: jax.tree.map(lambda _, k=k: k == "encoder", v) for k, v in params.items()}

@@ -55,6 +55,19 @@ def test_a_finetune_is_the_supervised_objective_on_a_linear_head_for_the_steps(t
         finetune.finetune_config(config, 3, devices=4)
 
 
+def test_only_the_pretrained_rows_encoder_moves_at_the_encoder_scale(tiny_run):
+    config = tiny_run.config.copy_and_resolve_references()
+    assert "encoder_learning_rate_scale" not in finetune.finetune_config(config, 16, 1).optim
+    config.eval.finetune.encoder_learning_rate_scale = 0.1
+    tuned = finetune.finetune_config(config, 16, devices=1, pretrained=True)
+    scratch = finetune.finetune_config(config, 16, devices=1, pretrained=False)
+    assert tuned.optim.encoder_learning_rate_scale == 0.1
+    assert "encoder_learning_rate_scale" not in scratch.optim
+    config.eval.finetune.encoder_learning_rate_scale = 0.0
+    with pytest.raises(UserError, match=r"encoder_learning_rate_scale.*in \(0, 1\]"):
+        check_config(config)
+
+
 def test_bad_label_fractions_are_one_sentence(tiny_run):
     for bad in ((), (0.0,), (0.5, 1.5)):
         with pytest.raises(UserError, match=r"give each in \(0, 1\]"):

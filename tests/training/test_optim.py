@@ -1,6 +1,7 @@
 """The optimizer (`natjax.training.optim`): a constant step, then linearly to zero; weight
 decay on the kernels alone."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -41,3 +42,18 @@ def test_adam_and_an_unknown_name():
     optim.name = "lamb"
     with pytest.raises(ValueError, match="Unknown optimizer 'lamb'"):
         create_optimizer(optim, total_steps=10)
+
+
+def test_an_encoder_scale_slows_the_encoder_alone():
+    optim = get_config().optim
+    optim.update(momentum=0.0, weight_decay=0.0, learning_rate=0.1)
+    params = {"encoder": {"kernel": jnp.ones((2, 2))}, "head": {"kernel": jnp.ones((2, 2))}}
+    grads = jax.tree.map(jnp.ones_like, params)
+    tx = create_optimizer(optim, 10)
+    full, _ = tx.update(grads, tx.init(params), params)
+    optim.encoder_learning_rate_scale = 0.25
+    tx = create_optimizer(optim, 10)
+    scaled, _ = tx.update(grads, tx.init(params), params)
+    np.testing.assert_allclose(scaled["head"]["kernel"], full["head"]["kernel"])
+    np.testing.assert_allclose(scaled["encoder"]["kernel"], 0.25 * full["encoder"]["kernel"])
+    np.testing.assert_allclose(full["encoder"]["kernel"], -0.1)
