@@ -96,3 +96,23 @@ def test_an_unwritable_workdir_is_one_sentence(tmp_path):
     dataset = type("Dataset", (), {"image_shape": (1, 1, 1), "num_classes": 2, "train": ()})
     with pytest.raises(UserError, match="pass a writable directory"):
         checkpoints.write_run(str(blocker / "sub"), get_config(), dataset)
+
+
+def test_a_garbled_config_json_reads_from_the_checkpoints_or_is_one_sentence(tiny_run, tmp_path):
+    import shutil
+
+    import natjax
+
+    workdir = str(tmp_path / "run")
+    shutil.copytree(tiny_run.workdir, workdir)
+    out = natjax.export(workdir, str(tmp_path / "export"))
+    for directory in (workdir, out):
+        with open(os.path.join(directory, "config.json"), "w") as f:
+            f.write('{"seed": 0,')
+    config, _ = read_run(workdir)  # The checkpoints hold the config too.
+    assert config.model.to_json() == tiny_run.config.model.to_json()
+    with pytest.raises(UserError) as refused:  # An export has no checkpoints to fall back on.
+        natjax.load_encoder(out)
+    sentence = str(refused.value)
+    assert sentence.startswith(f"{out}/config.json is garbled (")
+    assert sentence.endswith("); restore it from a copy, or export or train again.")
