@@ -46,27 +46,33 @@ def test_the_handler_notes_sigterm_and_close_puts_the_previous_one_back(tmp_path
         signal.signal(signal.SIGTERM, previous)
 
 
+def _sigterm_during(number: int):
+    """`loop.compile_step` whose step sends SIGTERM to this process as it starts step
+    `number` (1-based: the step that ends with `number` steps done)."""
+    real = loop.compile_step
+
+    def compile_step(run):
+        step = real(run)
+
+        def fn(state, batch):
+            if int(state.step) == number - 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return step(state, batch)
+
+        return fn
+
+    return compile_step
+
+
 def test_sigterm_saves_the_step_in_flight_and_resuming_gives_the_uninterrupted_run(
     tmp_path, monkeypatch
 ):
     config = tiny_config(str(tmp_path))
     config.checkpoint.every_steps = 0  # Saves at epoch ends only: 6, 12, 18.
     straight = train_only(config, tmp_path / "straight")
-    real = loop.compile_step
-
-    def sigterm_during_the_fifth_step(run):
-        step = real(run)
-
-        def fn(state, batch):
-            if int(state.step) == 4:
-                os.kill(os.getpid(), signal.SIGTERM)
-            return step(state, batch)
-
-        return fn
-
     previous = []  # The test's own handler: it must be back in place once training ends.
     signal.signal(signal.SIGTERM, lambda *_: previous.append("called"))
-    monkeypatch.setattr(loop, "compile_step", sigterm_during_the_fifth_step)
+    monkeypatch.setattr(loop, "compile_step", _sigterm_during(5))
     workdir = tmp_path / "preempted"
     with pytest.raises(Preempted, match="stopped after step 5 and saved it in") as stopped:
         train_only(config, workdir)
@@ -87,19 +93,7 @@ def test_a_stop_inside_a_later_reassignment_epoch_resumes_bitwise(tmp_path, monk
     config.nat.reassign_every = 2
     config.checkpoint.every_steps = 0  # Saves at epoch ends only: 6, 12, 18.
     straight = train_only(config, tmp_path / "straight")
-    real = loop.compile_step
-
-    def sigterm_during_the_fourteenth_step(run):
-        step = real(run)
-
-        def fn(state, batch):
-            if int(state.step) == 13:
-                os.kill(os.getpid(), signal.SIGTERM)
-            return step(state, batch)
-
-        return fn
-
-    monkeypatch.setattr(loop, "compile_step", sigterm_during_the_fourteenth_step)
+    monkeypatch.setattr(loop, "compile_step", _sigterm_during(14))
     workdir = tmp_path / "preempted"
     with pytest.raises(Preempted) as stopped:
         train_only(config, workdir)
