@@ -129,6 +129,13 @@ TRANSFER_CIFAR10_TO_FASHION_MNIST = _transfer(
     ("for reference: NAT trained on Fashion-MNIST", _FASHION),
 )
 
+TRANSFER_FASHION_MNIST_TO_CIFAR10 = _transfer(
+    "transfer_fashion_mnist_to_cifar10",
+    "NAT, trained on Fashion-MNIST (60,000 images)",
+    "raw pixels (28 × 28, gray)",
+    ("for reference: NAT trained on CIFAR-10 (10,000 images)", "cifar10_cpu_10k/nat/seed*.json"),
+)
+
 
 # The paper's Figure 2 on CIFAR-10 at 10,000 images: `natjax.figure2 --record` writes
 # POINT/seedS.json under figure2_cifar10_cpu_10k/, a point being periodP_epochsE.
@@ -197,6 +204,7 @@ TABLES = {
         CIFAR10_10K,
         CIFAR10_10K_FINETUNE,
         TRANSFER_CIFAR10_TO_FASHION_MNIST,
+        TRANSFER_FASHION_MNIST_TO_CIFAR10,
         FIGURE2_PERIOD,
         FIGURE2_LENGTH,
         H100_STEP,
