@@ -15,7 +15,7 @@ from natjax import checkpoints, data
 from natjax.data.prefetch import prefetch
 from natjax.errors import Preempted, UserError
 from natjax.evaluation import monitor
-from natjax.evaluation.metrics import MetricsWriter
+from natjax.evaluation.metrics import MetricsWriter, read_metrics
 from natjax.objectives import TrainState, create_train_state
 from natjax.objectives.refresh import Refresher
 from natjax.parallel import sharding
@@ -96,6 +96,13 @@ def _check_finite(loss: float, step: int) -> None:
         )
 
 
+def _logged_loss(workdir: str) -> float:
+    """The last loss the run logged before this process: a resumed run that has no step left
+    reports it as its final loss."""
+    _, values = read_metrics(workdir).get("loss", ((), ()))
+    return float(values[-1]) if len(values) else float("nan")
+
+
 def _keep_close(in_flight: collections.deque, loss: jax.Array) -> None:
     """Waits until the device is at most `STEPS_AHEAD` steps behind the host (`loss`: the step
     just dispatched's)."""
@@ -131,7 +138,7 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
         dynamic_ncols=True,
     )
     writer, knn = MetricsWriter(run.workdir, start), _knn_monitor(run)
-    t0, t_first, loss, monitoring = time.perf_counter(), None, float("nan"), 0.0
+    t0, t_first, loss, monitoring = time.perf_counter(), None, _logged_loss(run.workdir), 0.0
     put = functools.partial(sharding.put_batch, mesh=run.mesh, batch_size=run.config.batch_size)
     ready = prefetch(batches(run, start), put, size=PREFETCH_BATCHES)
     preempted = preemption.Preemption(manager)

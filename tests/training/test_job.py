@@ -13,7 +13,7 @@ from natjax import checkpoints, data
 from natjax.checkpoints.train_state import verify_permutation
 from natjax.evaluation.metrics import read_metrics
 from natjax.training import assignment_sha256, train_and_evaluate
-from tests.helpers import tiny_config
+from tests.helpers import copy_run, tiny_config
 
 SUMMARY_KEYS = {
     "linear_probe_top1",
@@ -79,6 +79,15 @@ def test_the_digest_is_the_permutations_int32_bytes():
     perm = np.array([2, 0, 1])
     assert assignment_sha256(perm) == hashlib.sha256(perm.astype(np.int32).tobytes()).hexdigest()
     assert assignment_sha256(perm) != assignment_sha256(perm[::-1])
+
+
+def test_a_finished_run_started_again_reports_its_logged_final_loss(tiny_run, tmp_path):
+    copy, _ = copy_run(tiny_run, tmp_path)  # Stopped after training, before its summary.
+    os.remove(os.path.join(copy, "summary.json"))
+    again = train_and_evaluate(tiny_run.config, copy)
+    assert again["steps"] == tiny_run.summary["steps"]
+    assert again["final_loss"] == tiny_run.summary["final_loss"]
+    assert again["assignment_sha256"] == tiny_run.summary["assignment_sha256"]
 
 
 @pytest.mark.slow
