@@ -75,7 +75,8 @@ def finetune_config(
     c.optim.learning_rate = ft.learning_rate
     scale = ft.get("encoder_learning_rate_scale", 1.0) if pretrained else 1.0
     if scale != 1.0:
-        c.optim.encoder_learning_rate_scale = scale
+        with c.unlocked():  # A key of the fine-tune only; the command line locks the config.
+            c.optim.encoder_learning_rate_scale = scale
     c.eval.protocols = ()
     c.eval.monitor_every_epochs = 0
     c.checkpoint.every_steps = ft.checkpoint_every_steps

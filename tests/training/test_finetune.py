@@ -59,6 +59,7 @@ def test_only_the_pretrained_rows_encoder_moves_at_the_encoder_scale(tiny_run):
     config = tiny_run.config.copy_and_resolve_references()
     assert "encoder_learning_rate_scale" not in finetune.finetune_config(config, 16, 1).optim
     config.eval.finetune.encoder_learning_rate_scale = 0.1
+    config.lock()  # As the command line gives it.
     tuned = finetune.finetune_config(config, 16, devices=1, pretrained=True)
     scratch = finetune.finetune_config(config, 16, devices=1, pretrained=False)
     assert tuned.optim.encoder_learning_rate_scale == 0.1
