@@ -172,6 +172,7 @@ FIGURE2_LENGTH = _figure2(
         ("5 epochs", "period3_epochs5"),
         ("10 epochs", "period3_epochs10"),
         ("20 epochs", "period3_epochs20"),
+        ("40 epochs", "period3_epochs40"),
     ),
     "5 epochs",
 )
