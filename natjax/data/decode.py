@@ -39,7 +39,9 @@ class DecodedImages:
     """Random-access uint8 images `[n, S, S, 3]`: row `i` is `decode(i)`, computed when read.
 
     A row that fails to decode (`OSError`, `ValueError`) reads as black with a warning, so a
-    bad file found late does not end a long run (its id keeps its place)."""
+    bad file found late does not end a long run (its id keeps its place). One id (`images[i]`)
+    is decoded in the caller's thread, as grain reads a `RandomAccessDataSource`
+    (`natjax.data.grain_batches`)."""
 
     def __init__(self, decode: Callable[[int], np.ndarray], n: int, size: int, workers: int):
         self._decode = decode
@@ -58,6 +60,8 @@ class DecodedImages:
             return np.zeros(self.shape[1:], np.uint8)
 
     def __getitem__(self, index) -> np.ndarray:
+        if isinstance(index, (int, np.integer)):  # One row, as grain reads a source: no copy.
+            return self._row(int(index))
         ids = np.arange(len(self))[index] if isinstance(index, slice) else np.asarray(index)
         rows = parallel_map(self._row, [int(i) for i in ids.ravel()], self._workers)
         if not rows:

@@ -24,3 +24,10 @@ def test_decoded_images_index_like_an_array_and_a_bad_row_reads_black(caplog):
     assert images[1:].shape == (3, 3, 3, 3) and images[np.array([[0, 1]])].shape == (1, 2, 3, 3, 3)
     assert not images[2].any() and "cannot be decoded" in caplog.text
     assert images[[]].shape == (0, 3, 3, 3)
+
+
+def test_one_id_is_the_decoders_own_array_as_grain_reads_a_source():
+    decoded = [np.full((2, 2, 3), i, np.uint8) for i in range(3)]
+    images = DecodedImages(decoded.__getitem__, 3, 2, workers=2)
+    assert images[1] is decoded[1] and images[np.int64(2)] is decoded[2]
+    assert images[-1] is decoded[2] and images[[1]].shape == (1, 2, 2, 3)
