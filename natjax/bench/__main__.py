@@ -93,8 +93,9 @@ def main() -> None:
     parser.add_argument(
         "--only",
         help="Comma-separated subset: sizes (assignment, kernel), encoders (step), presets "
-        "(input), decoding threads (decode), global batches (scaling) or protocols (probes: "
-        "linear, mlp, knn); default: all of the benchmark's own (probes: linear).",
+        "(input), worker counts (decode: threads and grain processes), global batches "
+        "(scaling) or protocols (probes: linear, mlp, knn); default: all of the benchmark's "
+        "own (probes: linear).",
     )
     parser.add_argument(
         "--dtype",

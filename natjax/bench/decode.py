@@ -1,16 +1,24 @@
-"""`python -m natjax.bench decode`: images/s of the on-demand image-folder source by decoding
-threads, on a synthetic ImageNet-like folder it writes itself (256 px JPEGs of smooth random
-colour fields, 10 classes), read as training reads it: random batches of ids, each decoded on
-the threads (`natjax.data.decode`). Crops and flips are taken later, on the device."""
+"""`python -m natjax.bench decode`: images/s of the on-demand image-folder source, decoded by
+today's thread pool (`natjax.data.decode`) and by grain's worker processes
+(`natjax.data.grain_batches`), at the same worker counts, on a synthetic ImageNet-like folder it
+writes itself (256 px JPEGs of smooth random colour fields, 10 classes), read as training reads
+it: the same random batches of ids for both. Crops and flips are taken later, on the device.
 
+Each row is timed after untimed batches: the first (its seconds are the start-up column, grain's
+worker processes starting included) and enough more to drain what grain's workers decoded
+meanwhile, so that the rate is the steady one."""
+
+import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image
 
 from natjax.data.folder import load_folder_dataset
+from natjax.data.grain_batches import read_batches
 
 WORKERS = (1, 2, 4)
 
@@ -31,25 +39,65 @@ def write_folder(root: str, n: int, side: int = 256, classes: int = 10, seed: in
     return root
 
 
-def bench_workers(root: str, workers: int, side: int, batch: int, batches: int) -> dict:
+def draw_ids(n: int, batch: int, batches: int, seed: int = 0) -> np.ndarray:
+    """`[batches, batch]` ids, each batch distinct and sorted, as a training epoch draws them."""
+    rng = np.random.default_rng(seed)
+    return np.stack([np.sort(rng.choice(n, batch, replace=False)) for _ in range(batches)])
+
+
+def untimed_batches(workers: int) -> int:
+    """The first batch, then three per worker: grain keeps up to one batch in each worker's
+    queue, one in the interleave's buffer and one being decoded."""
+    return 1 + 3 * workers
+
+
+def time_batches(batches: Iterator[np.ndarray], untimed: int, timed: int) -> dict:
+    """Images/s of `timed` batches after `untimed` ones, the seconds to the first, and the last
+    batch's SHA-1, by which pipelines given the same ids can be compared. The iterator's end is
+    not awaited: grain's takes a while to find that every worker has finished."""
+    start = time.perf_counter()
+    next(batches)
+    startup = time.perf_counter() - start
+    for _ in range(untimed - 1):
+        next(batches)
+    start = time.perf_counter()
+    for _ in range(timed):
+        last = next(batches)
+    seconds = time.perf_counter() - start
+    return {
+        "startup_seconds": startup,
+        "images_per_second": timed * len(last) / seconds,
+        "last_batch_sha1": hashlib.sha1(np.ascontiguousarray(last)).hexdigest(),
+    }
+
+
+def bench_workers(root: str, workers: int, side: int, batch: int, batches: int) -> list[dict]:
+    """Both pipelines' rows at `workers`, reading the same ids of `root/train`."""
     dataset, _ = load_folder_dataset(root, "train", "test", side, workers, in_memory_bytes=0)
     images = dataset.train.images
-    rng = np.random.default_rng(0)
-    images[rng.integers(0, len(images), batch)]  # Starts the threads.
-    start = time.perf_counter()
-    for _ in range(batches):
-        images[np.sort(rng.choice(len(images), batch, replace=False))]
-    seconds = time.perf_counter() - start
-    return {"workers": workers, "images_per_second": batch * batches / seconds}
+    untimed = untimed_batches(workers)
+    ids = draw_ids(len(images), batch, untimed + batches)
+    threads = time_batches((images[row] for row in ids), untimed, batches)
+    batches_of_workers = iter(read_batches(images, ids, workers))
+    try:
+        processes = time_batches(batches_of_workers, untimed, batches)
+    finally:
+        batches_of_workers.close()  # Stops the worker processes now, not at garbage collection.
+    return [
+        {"workers": workers, "pipeline": "threads", **threads},
+        {"workers": workers, "pipeline": "grain processes", **processes},
+    ]
 
 
-def run(workers=WORKERS, n: int = 1024, side: int = 256, batch: int = 256, batches: int = 4):
+def run(workers=WORKERS, n: int = 1024, side: int = 256, batch: int = 256, batches: int = 16):
     with tempfile.TemporaryDirectory() as root:
         write_folder(root, n, side)
         size = _mean_file_bytes(os.path.join(root, "train"))
-        rows = [bench_workers(root, w, side, batch, batches) for w in workers]
+        rows = [r for w in workers for r in bench_workers(root, w, side, batch, batches)]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return [{**r, "side": side, "cores": cores, "mean_file_bytes": size} for r in rows]
+    common = {"side": side, "cores": cores, "mean_file_bytes": size}
+    # The identity first, as a recorded case's file is named by the row's first words.
+    return [{"workers": r["workers"], "pipeline": r["pipeline"], **common, **r} for r in rows]
 
 
 def _mean_file_bytes(folder: str) -> float:
@@ -58,13 +106,32 @@ def _mean_file_bytes(folder: str) -> float:
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = ["decoding threads | cores | px | mean JPEG | images/s | vs 1 thread"]
-    lines.append("---|---|---|---|---|---")
-    one = next((r["images_per_second"] for r in rows if r["workers"] == 1), None)
+    """One line a row; the ratios are against the same pipeline's 1 worker and against the
+    threads at the same worker count, and "same pixels" compares their last batches."""
+    lines = [
+        "pipeline | workers | cores | px | mean JPEG | start-up s | images/s | vs 1 worker | "
+        "vs threads | same pixels"
+    ]
+    lines.append("---|---|---|---|---|---|---|---|---|---")
     for r in rows:
-        ratio = f"{r['images_per_second'] / one:.2f}x" if one else "–"
+        one = _match(rows, r["pipeline"], 1)
+        threads = _match(rows, "threads", r["workers"])
         lines.append(
-            f"{r['workers']} | {r['cores']} | {r['side']} | {r['mean_file_bytes'] / 1e3:.0f} KB | "
-            f"{r['images_per_second']:,.0f} | {ratio}"
+            f"{r['pipeline']} | {r['workers']} | {r['cores']} | {r['side']} | "
+            f"{r['mean_file_bytes'] / 1e3:.0f} KB | {r['startup_seconds']:.2f} | "
+            f"{r['images_per_second']:,.0f} | {_ratio(r, one)} | {_ratio(r, threads)} | "
+            f"{_same(r, threads)}"
         )
     return "\n".join(lines)
+
+
+def _match(rows: list[dict], pipeline: str, workers: int) -> dict | None:
+    return next((r for r in rows if (r["pipeline"], r["workers"]) == (pipeline, workers)), None)
+
+
+def _ratio(row: dict, base: dict | None) -> str:
+    return f"{row['images_per_second'] / base['images_per_second']:.2f}x" if base else "–"
+
+
+def _same(row: dict, base: dict | None) -> str:
+    return ("yes" if row["last_batch_sha1"] == base["last_batch_sha1"] else "NO") if base else "–"

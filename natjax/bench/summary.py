@@ -64,8 +64,13 @@ def _input_lines(rows: list[dict]) -> list[str]:
 
 
 def _decode_lines(rows: list[dict]) -> list[str]:
-    lines = ["decoding threads | cores | images/s"]
-    lines += [f"{r['workers']} | {r['cores']} | {r['images_per_second']:,.0f}" for r in rows]
+    """Records from before grain's rows were threads only, and say no pipeline."""
+    lines = ["pipeline | workers | cores | images/s"]
+    lines += [
+        f"{r.get('pipeline', 'threads')} | {r['workers']} | {r['cores']} | "
+        f"{r['images_per_second']:,.0f}"
+        for r in rows
+    ]
     return lines
 
 

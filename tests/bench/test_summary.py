@@ -23,6 +23,8 @@ def test_summary_tabulates_the_input_and_decode_benchmarks(tmp_path):
     path = tmp_path / "bench-input.json"
     path.write_text(json.dumps({"machine": "gpu: H100 x1", "benchmark": "input", "rows": [row]}))
     assert "cifar10 | resnet18 | 60,000 | 40,000 | 0.975" in summary.summarize([str(path)])
-    decoded = {"workers": 4, "cores": 16, "images_per_second": 9000.0}
-    path.write_text(json.dumps({"machine": "gpu", "benchmark": "decode", "rows": [decoded]}))
-    assert "4 | 16 | 9,000" in summary.summarize([str(path)])
+    old = {"workers": 4, "cores": 16, "images_per_second": 9000.0}
+    grain = {**old, "pipeline": "grain processes", "images_per_second": 9500.0}
+    path.write_text(json.dumps({"machine": "gpu", "benchmark": "decode", "rows": [old, grain]}))
+    table = summary.summarize([str(path)])
+    assert "threads | 4 | 16 | 9,000" in table and "grain processes | 4 | 16 | 9,500" in table
