@@ -61,7 +61,7 @@ class DecodedImages:
 
     def __getitem__(self, index) -> np.ndarray:
         if isinstance(index, (int, np.integer)):  # One row, as grain reads a source: no copy.
-            return self._row(int(index))
+            return self._row(range(len(self))[index])  # As an array: -1 is the last, n fails.
         ids = np.arange(len(self))[index] if isinstance(index, slice) else np.asarray(index)
         rows = parallel_map(self._row, [int(i) for i in ids.ravel()], self._workers)
         if not rows:

@@ -1,6 +1,7 @@
 """Images decoded on demand by threads (`natjax.data.decode`)."""
 
 import numpy as np
+import pytest
 
 from natjax.data.decode import DecodedImages, default_workers, parallel_map
 
@@ -31,3 +32,8 @@ def test_one_id_is_the_decoders_own_array_as_grain_reads_a_source():
     images = DecodedImages(decoded.__getitem__, 3, 2, workers=2)
     assert images[1] is decoded[1] and images[np.int64(2)] is decoded[2]
     assert images[-1] is decoded[2] and images[[1]].shape == (1, 2, 2, 3)
+    ids = []  # The decoder sees ids in [0, n), as it does for arrays of ids.
+    counted = DecodedImages(lambda i: ids.append(i) or decoded[i], 3, 2, workers=1)
+    assert counted[-3] is decoded[0] and ids == [0]
+    with pytest.raises(IndexError):
+        counted[3]
