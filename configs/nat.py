@@ -61,14 +61,18 @@ def _base() -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict()
     c.data.name = "fashion_mnist"  # tensorflow-datasets name.
     # "auto": Debian's Fashion-MNIST IDX files when installed, else tensorflow-datasets;
-    # "tfds"; "idx:DIR" (IDX .gz files); "folder:PATH" (class sub-folders, or a .tar.gz of them).
+    # "tfds"; "idx:DIR" (IDX .gz files); "folder:PATH" (class sub-folders, or a .tar.gz of them);
+    # "arrayrecord:DIR" (ArrayRecord files of tf.train.Example records, as tfds writes them).
     c.data.source = "auto"
     c.data.tfds_data_dir = ""  # Empty: tensorflow-datasets' default (~/tensorflow_datasets).
     c.data.train_split = "train"
     c.data.test_split = "test"
     c.data.image_size = 28  # Images are resized to this (square) when loaded from files.
-    c.data.decode_workers = 0  # Threads decoding image files; 0 = one per core.
-    # Image folders decoding to more than this stay files, decoded per batch on those threads.
+    # Processes decoding a training run's images that are not in memory (grain's workers), and
+    # threads decoding many at once elsewhere; 0 = one per core.
+    c.data.decode_workers = 0
+    # Sources (folders, tfds, ArrayRecord) decoding to more than this stay files, decoded per
+    # batch by those workers.
     c.data.in_memory_gb = 2.0
     # 0 = all; N > 0 keeps N examples (ids stay in [0, N)): drawn at random by
     # `subset_seed` ("random"; every class stays, also in folders stored class by class), or

@@ -5,7 +5,8 @@ The public API: `load_encoder` (an exported encoder as `encode(images) -> featur
 batch's image-to-target assignment, jittable). The packages:
 
 - `assignment`: the `b x b` assignment solvers (auction on the device, Hungarian, SciPy);
-- `data`: datasets (IDX, image folders, tfds), subsets, the epoch order, prefetching;
+- `data`: datasets (IDX, image folders, tfds, ArrayRecord), subsets, the epoch order, the grain
+  input pipeline;
 - `views`: the paper's crops and flips, strong views, as the step draws them;
 - `models`: encoders, the NAT model (filters, encoder, head), shared layers, features;
 - `objectives`: the train step, its state and contract, NAT and its successors;

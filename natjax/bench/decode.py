@@ -1,8 +1,9 @@
-"""`python -m natjax.bench decode`: images/s of the on-demand image-folder source, decoded by
-today's thread pool (`natjax.data.decode`) and by grain's worker processes
-(`natjax.data.grain_batches`), at the same worker counts, on a synthetic ImageNet-like folder it
-writes itself (256 px JPEGs of smooth random colour fields, 10 classes), read as training reads
-it: the same random batches of ids for both. Crops and flips are taken later, on the device.
+"""`python -m natjax.bench decode`: images/s of the on-demand image-folder source, decoded
+by threads (`images[ids]`, grain's reading threads: how the probes read a split) and by
+training's pipeline (`natjax.data.grain_batches.train_batches`: grain's worker processes), at
+the same worker counts, on a synthetic ImageNet-like folder it writes itself (256 px JPEGs of
+smooth random colour fields, 10 classes): the same batches of a run's order for both. Crops and
+flips are taken later, on the device.
 
 Each row is timed after untimed batches: the first (its seconds are the start-up column, grain's
 worker processes starting included) and enough more to drain what grain's workers decoded
@@ -18,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from natjax.data.folder import load_folder_dataset
-from natjax.data.grain_batches import read_batches
+from natjax.data.grain_batches import StepIds, train_batches
 
 WORKERS = (1, 2, 4)
 
@@ -37,12 +38,6 @@ def write_folder(root: str, n: int, side: int = 256, classes: int = 10, seed: in
             pixels = np.clip(np.asarray(field, np.int32) + noise, 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(os.path.join(folder, f"{i}.jpg"), quality=90)
     return root
-
-
-def draw_ids(n: int, batch: int, batches: int, seed: int = 0) -> np.ndarray:
-    """`[batches, batch]` ids, each batch distinct and sorted, as a training epoch draws them."""
-    rng = np.random.default_rng(seed)
-    return np.stack([np.sort(rng.choice(n, batch, replace=False)) for _ in range(batches)])
 
 
 def untimed_batches(workers: int) -> int:
@@ -72,17 +67,17 @@ def time_batches(batches: Iterator[np.ndarray], untimed: int, timed: int) -> dic
 
 
 def bench_workers(root: str, workers: int, side: int, batch: int, batches: int) -> list[dict]:
-    """Both pipelines' rows at `workers`, reading the same ids of `root/train`."""
+    """Both pipelines' rows at `workers`, reading the same batches of `root/train`: a run's
+    first steps, seed 0."""
     dataset, _ = load_folder_dataset(root, "train", "test", side, workers, in_memory_bytes=0)
-    images = dataset.train.images
-    untimed = untimed_batches(workers)
-    ids = draw_ids(len(images), batch, untimed + batches)
-    threads = time_batches((images[row] for row in ids), untimed, batches)
-    batches_of_workers = iter(read_batches(images, ids, workers))
+    split, untimed = dataset.train, untimed_batches(workers)
+    steps, step_ids = range(untimed + batches), StepIds(len(dataset.train), batch, seed=0)
+    threads = time_batches((split.images[step_ids(s)] for s in steps), untimed, batches)
+    ready = train_batches(split, batch, 0, steps, workers=workers, ahead=0)
     try:
-        processes = time_batches(batches_of_workers, untimed, batches)
+        processes = time_batches((b["images"] for b in ready), untimed, batches)
     finally:
-        batches_of_workers.close()  # Stops the worker processes now, not at garbage collection.
+        ready.close()  # Stops the worker processes now, not at garbage collection.
     return [
         {"workers": workers, "pipeline": "threads", **threads},
         {"workers": workers, "pipeline": "grain processes", **processes},

@@ -1,31 +1,31 @@
 """`python -m natjax.bench input`: can the input pipeline keep up with the step?
 
 Times, side by side on the same run (a preset of `configs/nat.py` on its real data):
-- the pipeline alone: the next global batch's rows gathered (decoded, for lazy sources) on the
-  host and placed on the devices (`train.batches` + `sharding.put_batch`); the random crops,
-  flips and the Sobel filter run on the device, inside the step;
+- the pipeline alone: the next global batch's rows gathered (decoded by grain's worker
+  processes, for sources not in memory) on the host and placed on the devices
+  (`training.batches` + `sharding.put_batch`); the random crops, flips and the Sobel filter
+  run on the device, inside the step;
 - the step alone (NAT with re-assignment) on one batch already on the devices;
 - the loop as training runs it: the step on batches the pipeline's background thread put on
-  the devices ahead of it (`natjax.data.prefetch`, `PREFETCH_BATCHES` deep).
+  the devices ahead of it (`natjax.data.grain_batches`, `PREFETCH_BATCHES` deep).
 Each figure is the median of alternating rounds of 10 batches, after compilation.
 """
 
-import functools
 import statistics
 import tempfile
 import time
 
 import jax
+import numpy as np
 
-from natjax import training
+from natjax import data, training
 from natjax.bench.timing import load_config
-from natjax.data.prefetch import prefetch
 from natjax.objectives import create_train_state
 from natjax.parallel import sharding
-from natjax.training.loop import PREFETCH_BATCHES
 from natjax.training.run import input_shape
 
 PRESETS = ("default",)
+FILE_SOURCES = ("folder", "arrayrecord", "tfds")
 
 
 def _rounds(fns: dict, steps: int, rounds: int) -> dict[str, float]:
@@ -49,13 +49,13 @@ def bench_config(config, steps: int = 10, rounds: int = 5) -> dict:
     with tempfile.TemporaryDirectory() as workdir:
         run = training.setup(config, workdir)
     b = config.batch_size
-    rows = {"it": training.batches(run, 0)}
+    rows = {"it": training.batches(run, 0, put=False, ahead=0)}
 
     def pipeline():
         """The next global batch on the devices (from the start again after the last)."""
         batch = next(rows["it"], None)
         if batch is None:
-            rows["it"] = training.batches(run, 0)
+            rows["it"] = training.batches(run, 0, put=False, ahead=0)
             batch = next(rows["it"])
         return sharding.put_batch(batch, run.mesh, b)
 
@@ -71,42 +71,56 @@ def bench_config(config, steps: int = 10, rounds: int = 5) -> dict:
         while True:
             yield from training.batches(run, 0)
 
-    put = functools.partial(sharding.put_batch, mesh=run.mesh, batch_size=b)
-    ready = prefetch(endless(), put, size=PREFETCH_BATCHES)
+    ready = endless()
     fns = {"pipeline": pipeline, "step": step, "loop": lambda: step(next(ready))}
     try:
         ips = {name: b / s for name, s in _rounds(fns, steps, rounds).items()}
     finally:
         ready.close()
+        rows["it"].close()
     return {
         "dataset": config.data.name,
         "encoder": config.model.encoder,
         "batch": b,
+        "images": _held(run),
         "images_per_second": ips,
         "pipeline_vs_step": ips["pipeline"] / ips["step"],
         "loop_vs_step": ips["loop"] / ips["step"],
     }
 
 
+def _held(run) -> str:
+    """Where the training images are: in memory, or files decoded by grain's workers."""
+    if isinstance(run.dataset.train.images, np.ndarray):
+        return "in memory"
+    return f"decoded by {run.config.data.decode_workers or data.default_workers()} processes"
+
+
 def run(presets=PRESETS, data_source: str | None = None) -> list[dict]:
-    """Each preset's row, read from `data_source` (its `data.source`) when given."""
+    """Each preset's row, read from `data_source` (its `data.source`) when given. A source of
+    files (`folder:`, `arrayrecord:`, `tfds`) gives a second row: the same images left as
+    files (`data.in_memory_gb=0`), decoded per batch by grain's worker processes."""
     rows = []
     for preset in presets:
         config = load_config(preset)
         if data_source:
             config.data.source = data_source
         rows.append(bench_config(config))
+        if data_source and data_source.split(":")[0] in FILE_SOURCES:
+            config.data.in_memory_gb = 0.0
+            rows.append(bench_config(config))
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
-    head = "dataset | encoder | batch | pipeline img/s | step img/s | loop img/s"
+    head = "dataset | images | encoder | batch | pipeline img/s | step img/s | loop img/s"
     head += " | pipeline / step | loop / step"
-    lines = [head, " | ".join(["---"] * 8)]
+    lines = [head, " | ".join(["---"] * 9)]
     for r in rows:
         ips = r["images_per_second"]
         lines.append(
-            f"{r['dataset']} | {r['encoder']} | {r['batch']} | {ips['pipeline']:.0f} | "
+            f"{r['dataset']} | {r.get('images', 'in memory')} | {r['encoder']} | {r['batch']} | "
+            f"{ips['pipeline']:.0f} | "
             f"{ips['step']:.0f} | {ips['loop']:.0f} | {r['pipeline_vs_step']:.1f}x | "
             f"{r['loop_vs_step']:.3f}"
         )

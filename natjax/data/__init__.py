@@ -6,6 +6,7 @@ import os
 import numpy as np
 from ml_collections import ConfigDict
 
+from natjax.data.array_record import load_array_record_dataset
 from natjax.data.convert import convert_dataset
 from natjax.data.decode import default_workers
 from natjax.data.folder import load_folder_dataset
@@ -20,6 +21,7 @@ __all__ = [
     "Split",
     "check_labelled",
     "convert_dataset",
+    "default_workers",
     "epoch_ids",
     "load",
     "num_steps_per_epoch",
@@ -91,10 +93,20 @@ def _load_source(config: ConfigDict) -> Dataset:
         if skipped:
             logging.warning("Skipped %d image files that could not be decoded.", skipped)
         return dataset
+    if kind == "arrayrecord" and path:
+        return load_array_record_dataset(
+            path,
+            config.train_split,
+            config.test_split,
+            config.image_size,
+            workers=config.decode_workers or default_workers(),
+            in_memory_bytes=int(config.in_memory_gb * 2**30),
+        )
     if kind == "tfds":
         return _load_tfds(config)
     raise UserError(
-        f"data.source={source!r} is not a data source; use auto, tfds, idx:DIR or folder:PATH."
+        f"data.source={source!r} is not a data source; use auto, tfds, idx:DIR, folder:PATH "
+        "or arrayrecord:DIR."
     )
 
 
@@ -107,6 +119,7 @@ def _load_tfds(config: ConfigDict) -> Dataset:
             config.test_split,
             config.image_size,
             workers=config.decode_workers or default_workers(),
+            in_memory_bytes=int(config.in_memory_gb * 2**30),
         )
     except UserError as e:
         if config.name == "fashion_mnist":

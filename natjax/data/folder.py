@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from PIL import Image
 
-from natjax.data.decode import DecodedImages, parallel_map
+from natjax.data.decode import DecodedImages, map_in_order
 from natjax.data.types import Dataset, Split
 from natjax.errors import UserError
 
@@ -98,7 +98,7 @@ def _decode_split(listed, image_size, path, split, workers) -> tuple[Split, int]
             logging.warning("Skipping %s/%s/%s: %s", path, split, entry[1], e)
             return None
 
-    decoded = parallel_map(decode, listed, workers)
+    decoded = map_in_order(decode, listed, workers)
     keep = [i for i, image in enumerate(decoded) if image is not None]
     if not keep:
         raise UserError(f"{path}/{split} holds no readable image; check the folder layout.")

@@ -1,62 +1,34 @@
 """tensorflow-datasets by name.
 
 Small datasets are read into memory. Large ones (ImageNet) stay on disk and are decoded per batch
-through `tfds.data_source`, which needs the dataset prepared in the array_record format.
+through `tfds.data_source` (by grain's worker processes in a training run), which needs the
+dataset prepared in the array_record format.
 """
 
 import numpy as np
-from PIL import Image
 
-from natjax.data.decode import parallel_map
-from natjax.data.folder import decode_image, fit_image
+from natjax.data.array_record import check_shards
+from natjax.data.examples import ExampleImages
 from natjax.data.types import Dataset, Split
 from natjax.errors import UserError
 
-_IN_MEMORY_BYTES = 2 << 30
-
-
-class LazyImages:
-    """Random-access uint8 images `[n, S, S, 3]`, decoded from a tfds data source on demand, on
-    `workers` threads."""
-
-    def __init__(self, source, image_size: int, workers: int = 1):
-        self._source = source
-        self._workers = workers
-        self.shape = (len(source), image_size, image_size, 3)
-        self.dtype = np.dtype(np.uint8)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, index) -> np.ndarray:
-        ids = np.arange(len(self))[index] if isinstance(index, slice) else np.asarray(index)
-        size = self.shape[1]
-
-        def fit(i: int) -> np.ndarray:
-            return _fit(self._source[i]["image"], size)
-
-        images = parallel_map(fit, [int(i) for i in ids.ravel()], self._workers)
-        return np.stack(images).reshape(*ids.shape, size, size, 3)
-
-
-def _fit(image, size: int) -> np.ndarray:
-    """An example's image, decoded by tfds (an array) or still encoded (bytes), at `size`."""
-    if isinstance(image, bytes):
-        return decode_image(image, size)
-    image = np.asarray(image)
-    if image.shape[:2] == (size, size) and image.shape[-1] == 3:
-        return image.astype(np.uint8)
-    return fit_image(Image.fromarray(np.squeeze(image)), size)
-
 
 def load_tfds_dataset(
-    name: str, data_dir: str, train_split: str, test_split: str, image_size: int, workers: int = 1
+    name: str,
+    data_dir: str,
+    train_split: str,
+    test_split: str,
+    image_size: int,
+    workers: int = 1,
+    in_memory_bytes: int = 2 << 30,
 ) -> Dataset:
-    """Loads `name` from tensorflow-datasets, preparing it first if it is not prepared yet."""
+    """Loads `name` from tensorflow-datasets, preparing it first if it is not prepared yet.
+    A split whose decoded images fit in `in_memory_bytes` is decoded at once; a larger one
+    stays ArrayRecord files, decoded on demand (in a training run, by grain's workers)."""
     builder = _prepared_builder(name, data_dir)
     num_classes, labels_of = _labels(name, builder.info.features)
     splits = {
-        s: _read_split(builder, s, image_size, workers, labels_of)
+        s: _read_split(builder, s, image_size, workers, labels_of, in_memory_bytes)
         for s in (train_split, test_split)
     }
     return Dataset(name, splits[train_split], splits[test_split], num_classes)
@@ -101,7 +73,8 @@ def _prepared_builder(name: str, data_dir: str):
     return builder
 
 
-def _read_split(builder, split: str, image_size: int, workers: int, labels_of) -> Split:
+def _read_split(builder, split, image_size, workers, labels_of, in_memory_bytes) -> Split:
+    check_shards(_shard_paths(builder, split), f"{builder.name}'s split {split!r}")
     try:
         source = builder.as_data_source(split=split)
     except Exception as e:
@@ -110,7 +83,16 @@ def _read_split(builder, split: str, image_size: int, workers: int, labels_of) -
             "with `tfds build --file_format=array_record` or install natjax[tfds]."
         ) from e
     labels = np.asarray([labels_of(source[i]) for i in range(len(source))], np.int32)
-    images = LazyImages(source, image_size, workers)
-    if np.prod(images.shape) <= _IN_MEMORY_BYTES:
+    images = ExampleImages(source, image_size, workers)
+    if np.prod(images.shape) <= in_memory_bytes:
         images = np.concatenate([images[i : i + 4096] for i in range(0, len(images), 4096)])
     return Split(images, labels)
+
+
+def _shard_paths(builder, split: str) -> list[str]:
+    """The files tfds' record of `split` names (none where it cannot say: the reading fails
+    on its own then)."""
+    try:
+        return [str(f.filename) for f in builder.info.splits[split].file_instructions]
+    except Exception:  # noqa: BLE001 - a split tfds cannot resolve is reported when read.
+        return []

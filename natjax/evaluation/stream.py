@@ -7,13 +7,13 @@ figure does not depend on where the features live."""
 import dataclasses
 from collections.abc import Callable, Iterator
 
+import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh
 
-from natjax.data.prefetch import prefetch
 from natjax.parallel.sharding import batch_sharding, chunk_size, make_mesh, replicated
 
 CHUNKS_AHEAD = 2  # Chunks read ahead of the one in use.
@@ -94,9 +94,14 @@ class FeatureStream:
         rng = None if seed is None else np.random.default_rng(seed)
         order = np.arange(self.n) if rng is None else rng.permutation(self.n)
         starts = range(0, self.n, self.chunk)
-        rows = (order[start : start + self.chunk] for start in starts)
-        for inputs, labels, valid in prefetch(rows, self._load, CHUNKS_AHEAD):
-            yield Chunk(self._device_fn(inputs), labels, valid)
+        rows = [order[start : start + self.chunk] for start in starts]
+        read = grain.ReadOptions(num_threads=1, prefetch_buffer_size=CHUNKS_AHEAD)
+        loaded = iter(grain.MapDataset.source(rows).map(self._load).to_iter_dataset(read))
+        try:
+            for inputs, labels, valid in loaded:
+                yield Chunk(self._device_fn(inputs), labels, valid)
+        finally:
+            loaded.close()
 
     def _load(self, rows: np.ndarray) -> tuple[jax.Array, jax.Array, jax.Array]:
         """The inputs, labels and valid mask of `rows`, padded to a whole chunk, on the mesh."""

@@ -12,7 +12,7 @@ import jax
 import tqdm
 
 from natjax import checkpoints, data
-from natjax.data.prefetch import prefetch
+from natjax.data import grain_batches
 from natjax.errors import Preempted, UserError
 from natjax.evaluation import monitor
 from natjax.evaluation.metrics import MetricsWriter, read_metrics
@@ -41,22 +41,24 @@ def initial_state(run: Run, manager) -> TrainState:
     return state if restored is None else restored
 
 
-def batches(run: Run, start_step: int):
+def batches(run: Run, start_step: int, put: bool = True, ahead: int = PREFETCH_BATCHES):
     """This process's rows of the global batches from `start_step` to the end, in the run's
-    deterministic order (the same global batches for any number of devices and hosts)."""
-    spe, n = run.step_cfg.steps_per_epoch, len(run.dataset.train)
-    rows = sharding.process_rows(run.mesh, run.config.batch_size)
-    labelled = run.objective.needs_labels
-    ids = None
-    for step in range(start_step, run.total_steps):
-        epoch, offset = divmod(step, spe)
-        if ids is None or offset == 0:
-            ids = data.epoch_ids(n, run.config.batch_size, run.config.seed, epoch)
-        mine = ids[offset][rows]
-        batch = {"images": run.dataset.train.images[mine], "ids": mine}
-        if labelled:
-            batch["labels"] = run.dataset.train.labels[mine]
-        yield batch
+    deterministic order (the same global batches for any number of devices and hosts), on the
+    devices (`put`) `ahead` batches ahead of the step; decoded by `data.decode_workers`
+    processes where the images are not in memory (`natjax.data.grain_batches`)."""
+    config = run.config
+    put_batch = functools.partial(sharding.put_batch, mesh=run.mesh, batch_size=config.batch_size)
+    return grain_batches.train_batches(
+        run.dataset.train,
+        config.batch_size,
+        config.seed,
+        range(start_step, run.total_steps),
+        rows=sharding.process_rows(run.mesh, config.batch_size),
+        labelled=run.objective.needs_labels,
+        workers=config.data.decode_workers or data.default_workers(),
+        put=put_batch if put else None,
+        ahead=ahead,
+    )
 
 
 def _refresher(run: Run) -> Refresher | None:
@@ -139,8 +141,7 @@ def train(run: Run, state: TrainState, manager) -> tuple[TrainState, dict]:
     )
     writer, knn = MetricsWriter(run.workdir, start), _knn_monitor(run)
     t0, t_first, loss, monitoring = time.perf_counter(), None, _logged_loss(run.workdir), 0.0
-    put = functools.partial(sharding.put_batch, mesh=run.mesh, batch_size=run.config.batch_size)
-    ready = prefetch(batches(run, start), put, size=PREFETCH_BATCHES)
+    ready = batches(run, start)
     preempted = preemption.Preemption(manager)
     refresh, in_flight = _refresher(run), collections.deque()
     try:

@@ -5,7 +5,7 @@ import numpy as np
 
 from natjax.bench import decode
 from natjax.data.folder import load_folder_dataset
-from natjax.data.grain_batches import read_batches
+from natjax.data.grain_batches import StepIds, train_batches
 
 
 def test_decode_bench_times_threads_and_grain_processes_at_each_worker_count():
@@ -30,9 +30,7 @@ def test_decode_bench_times_threads_and_grain_processes_at_each_worker_count():
 def test_grain_processes_decode_the_threads_pixels_bit_for_bit(tmp_path):
     decode.write_folder(str(tmp_path), n=16, side=32)
     dataset, _ = load_folder_dataset(str(tmp_path), "train", "test", 32, 2, in_memory_bytes=0)
-    images = dataset.train.images
-    ids = decode.draw_ids(len(images), batch=8, batches=3)
-    batches = iter(read_batches(images, ids, workers=2))
-    for row in ids:
-        np.testing.assert_array_equal(next(batches), images[row])
-    batches.close()
+    split, step_ids = dataset.train, StepIds(16, 8, seed=0)
+    ready = train_batches(dataset.train, 8, 0, range(5), workers=2)
+    for step, batch in enumerate(ready):
+        np.testing.assert_array_equal(batch["images"], split.images[step_ids(step)])

@@ -12,7 +12,8 @@ def test_input_bench_times_pipeline_step_and_loop_on_one_run(tmp_path):
     row = input_pipeline.bench_config(tiny_config(str(tmp_path)), steps=2, rounds=1)
     assert row["images_per_second"].keys() == {"pipeline", "step", "loop"}
     assert all(v > 0 for v in row["images_per_second"].values())
-    assert "fashion_mnist | small_convnet | 16 |" in input_pipeline.format_table([row])
+    table = input_pipeline.format_table([row])
+    assert "fashion_mnist | in memory | small_convnet | 16 |" in table
 
 
 def test_the_table_shows_each_rate_and_the_ratios():
@@ -20,10 +21,11 @@ def test_the_table_shows_each_rate_and_the_ratios():
         "dataset": "cifar10",
         "encoder": "resnet18",
         "batch": 256,
+        "images": "decoded by 16 processes",
         "images_per_second": {"pipeline": 60000.0, "step": 40000.0, "loop": 39000.0},
         "pipeline_vs_step": 1.5,
         "loop_vs_step": 0.975,
     }
     assert input_pipeline.format_table([row]).splitlines()[-1] == (
-        "cifar10 | resnet18 | 256 | 60000 | 40000 | 39000 | 1.5x | 0.975"
+        "cifar10 | decoded by 16 processes | resnet18 | 256 | 60000 | 40000 | 39000 | 1.5x | 0.975"
     )

@@ -1,15 +1,15 @@
-"""Images decoded on demand by threads (`natjax.data.decode`)."""
+"""Images decoded on demand (`natjax.data.decode`)."""
 
 import numpy as np
 import pytest
 
-from natjax.data.decode import DecodedImages, default_workers, parallel_map
+from natjax.data.decode import DecodedImages, default_workers, map_in_order
 
 
-def test_parallel_map_keeps_the_order_on_any_number_of_threads():
+def test_map_in_order_keeps_the_order_on_any_number_of_threads():
     items = list(range(50))
     for workers in (1, 3):
-        assert parallel_map(lambda x: x * x, items, workers) == [x * x for x in items]
+        assert map_in_order(lambda x: x * x, items, workers) == [x * x for x in items]
     assert default_workers() >= 1
 
 

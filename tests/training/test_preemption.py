@@ -228,3 +228,39 @@ def test_a_killed_run_resumes_bitwise_with_its_objectives_state(tmp_path, name, 
     resumed, straight = (train_only(config, d) for d in (workdir, tmp_path / "straight"))
     assert set(resumed.extra) == kept
     assert_same_state(resumed, straight)
+
+
+@pytest.mark.slow
+def test_a_run_decoding_in_grains_workers_killed_by_sigkill_resumes_bitwise(tmp_path):
+    """A folder left as files (`in_memory_gb=0`): its batches are decoded in grain's worker
+    processes. SIGKILL (no save) after a checkpoint, resume: the uninterrupted run, bit for
+    bit, since the pipeline from a step is a pure function of (seed, step)."""
+    from natjax.bench.decode import write_folder
+
+    data = write_folder(str(tmp_path / "jpegs"), n=48, side=16)
+    flags = {
+        "data.source": f"folder:{data}",
+        "data.in_memory_gb": 0.0,
+        "data.image_size": 16,
+        "data.max_train_examples": 0,
+        "data.max_test_examples": 0,
+        "data.decode_workers": 2,
+        "batch_size": 8,
+        "num_epochs": 2,  # 12 steps.
+        "checkpoint.every_steps": 2,
+    }
+    workdir = tmp_path / "killed"
+    cmd = [*smoke_cmd(workdir), *PREEMPT_FLAGS, *(f"--config.{k}={v}" for k, v in flags.items())]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    wait_for_step([proc], workdir, 5)
+    proc.kill()
+    proc.communicate(timeout=60)
+    saved = checkpoints.create_manager(str(workdir), create=False).latest_step()
+    assert saved is not None and 2 <= saved < 12
+    config = preempt_config()
+    for key, value in flags.items():
+        section, _, name = key.rpartition(".")
+        (config[section] if section else config)[name] = value
+    resumed, straight = (train_only(config, d) for d in (workdir, tmp_path / "straight"))
+    assert int(resumed.step) == 12
+    assert_same_state(resumed, straight)
