@@ -37,12 +37,14 @@ def map_in_order(fn: Callable, items: Sequence, workers: int) -> list:
 class DecodedImages:
     """Random-access uint8 images `[n, S, S, 3]`: row `i` is `decode(i)`, computed when read.
 
-    A row that fails to decode (`OSError`, `ValueError`) reads as black with a warning, so a
-    bad file found late does not end a long run (its id keeps its place)."""
+    A row that fails to decode (`OSError`, `ValueError`) reads as black, with a warning the
+    first time, which counts them, so a bad file found late does not end a long run (its id
+    keeps its place)."""
 
     def __init__(self, decode: Callable[[int], np.ndarray], n: int, size: int, workers: int):
         self._decode = decode
         self._workers = workers
+        self._undecodable: set[int] = set()
         self.shape = (n, size, size, 3)
         self.dtype = np.dtype(np.uint8)
 
@@ -53,7 +55,15 @@ class DecodedImages:
         try:
             return self._decode(i)
         except (OSError, ValueError) as e:
-            logging.warning("Image %d cannot be decoded (%s); it reads as black.", i, e)
+            if i not in self._undecodable:  # Once an id in each process, however often read.
+                self._undecodable.add(i)
+                logging.warning(
+                    "Image %d cannot be decoded (%s); it reads as black (%d such image(s) so "
+                    "far in this process).",
+                    i,
+                    e,
+                    len(self._undecodable),
+                )
             return np.zeros(self.shape[1:], np.uint8)
 
     def __getitem__(self, index) -> np.ndarray:

@@ -109,10 +109,13 @@ def _decode_split(listed, image_size, path, split, workers) -> tuple[Split, int]
 
 def _lazy_split(listed, image_size, workers) -> Split:
     """The split as files decoded when read; its labels, from the folder names, in memory."""
-    readers = [entry[2] for entry in listed]
+    readers, names = [entry[2] for entry in listed], [entry[1] for entry in listed]
 
     def decode(i: int) -> np.ndarray:
-        return decode_image(readers[i](), image_size)
+        try:
+            return decode_image(readers[i](), image_size)
+        except (OSError, ValueError) as e:  # Named, for the warning that it reads as black.
+            raise ValueError(f"{names[i]}: {e}") from e
 
     images = DecodedImages(decode, len(listed), image_size, workers)
     return Split(images, np.asarray([entry[0] for entry in listed], np.int32))

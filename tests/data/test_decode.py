@@ -24,6 +24,8 @@ def test_decoded_images_index_like_an_array_and_a_bad_row_reads_black(caplog):
     assert images[[3, 0]][:, 0, 0, 0].tolist() == [3, 0]
     assert images[1:].shape == (3, 3, 3, 3) and images[np.array([[0, 1]])].shape == (1, 2, 3, 3, 3)
     assert not images[2].any() and "cannot be decoded" in caplog.text
+    assert not images[[2, 2]].any() and caplog.text.count("cannot be decoded") == 1
+    assert "(1 such image(s) so far in this process)" in caplog.text
     assert images[[]].shape == (0, 3, 3, 3)
 
 
