@@ -20,6 +20,7 @@ Either way a background thread puts the next batches on the devices while the st
 
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -131,7 +132,23 @@ def _decoded(split: Split, step_ids: StepIds, b: int, steps: range, labelled: bo
         return dataset
     _parse_absl_flags()
     options = grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=1)
+    _quiet_resource_tracker()
     return dataset.mp_prefetch(options, worker_init_fn=_exit_with_the_parent)
+
+
+def _quiet_resource_tracker() -> None:
+    """Grain hands the workers' batches over in shared memory. A run that stops early (a
+    signal, an error) leaves the few batches in flight to multiprocessing's resource tracker,
+    which removes them as the process exits: its job. It also warns of each, in lines that
+    would follow the run's last sentence and read as a fault. The tracker is a process of its
+    own, started with this process's `-W` options (`sys.warnoptions`), so its warning is
+    silenced there, before grain starts it; where it is already running, this changes
+    nothing."""
+    if _TRACKER_WARNINGS not in sys.warnoptions:
+        sys.warnoptions.append(_TRACKER_WARNINGS)
+
+
+_TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning"
 
 
 def _exit_with_the_parent(worker: int, workers: int) -> None:

@@ -1,6 +1,7 @@
 """The `imagenet` preset end to end at toy size: AlexNet-BN on 256 px JPEGs in a folder too
-large for memory (data.in_memory_gb=0: decoded per batch on threads), 8 simulated devices, a
-SIGTERM in the middle, the resumed run to the end, and the streamed evaluation."""
+large for memory (data.in_memory_gb=0: decoded per batch in grain's worker processes), 8
+simulated devices, a SIGTERM in the middle, the resumed run to the end, and the streamed
+evaluation."""
 
 import json
 import os
@@ -54,6 +55,7 @@ def test_imagenet_preset_streams_is_preempted_resumes_and_evaluates(tmp_path):
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == Preempted.EXIT_CODE, err[-3000:]
     assert "run the same command again to resume" in err
+    assert "leaked" not in err  # grain's workers' shared memory was released, not swept up.
     saved = checkpoints.create_manager(str(workdir), create=False).all_steps()
     assert len(saved) == 1 and 1 <= saved[0] < STEPS
 
