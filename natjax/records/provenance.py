@@ -33,10 +33,13 @@ def _git(*args: str) -> str | None:
 
 
 def code_version() -> dict:
-    """The commit natjax was imported from and whether tracked files differ from it (both
-    None outside a git checkout, e.g. an installed wheel)."""
+    """The commit natjax was imported from and whether tracked files other than the records
+    under `results/` differ from it (both None outside a git checkout, e.g. an installed
+    wheel). Records are not code: a benchmark that records again over its earlier records
+    changes them before it writes its own."""
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
+    code = ("--", ":(top)", ":(top,exclude)results")
+    status = _git("status", "--porcelain", "--untracked-files=no", *code) if commit else None
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 

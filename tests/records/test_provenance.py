@@ -23,7 +23,26 @@ def test_the_commit_and_dirty_flag_are_this_checkouts():
         capture_output=True,
         text=True,
     ).stdout.strip()
-    assert provenance.code_version() == {"commit": head, "dirty": bool(status)}
+    code = [line for line in status.splitlines() if not line[3:].startswith("results/")]
+    assert provenance.code_version() == {"commit": head, "dirty": bool(code)}
+
+
+def test_changed_records_do_not_make_the_code_dirty_and_changed_code_does(tmp_path, monkeypatch):
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    (tmp_path / "natjax").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "natjax" / "step.py").write_text("a = 1\n")
+    (tmp_path / "results" / "old.json").write_text("{}\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=n", "-c", "user.email=e@x", "commit", "-qm", "first")
+    monkeypatch.setattr(provenance, "_SOURCE", str(tmp_path / "natjax"))
+    (tmp_path / "results" / "old.json").unlink()  # As a benchmark recording again does.
+    assert provenance.code_version()["dirty"] is False
+    (tmp_path / "natjax" / "step.py").write_text("a = 2\n")
+    assert provenance.code_version()["dirty"] is True
 
 
 def test_everything_a_reader_needs_is_there(tmp_path):
