@@ -3,7 +3,7 @@
 The commands that write the records are in each table's footnote, from the records themselves.
 """
 
-from natjax.bench import assignment, decode, kernel, probes, step
+from natjax.bench import assignment, decode, input_pipeline, kernel, probes, step
 from natjax.report.tables import BenchTable, Column, Row, Table
 
 SEEDS = "Top-1 in %: mean ± sample std over the n records, one per seed."
@@ -263,5 +263,6 @@ TABLES = {
         _bench("bench_step_cpu", step, "bench/cpu/step/*.json"),
         _bench("bench_probes_cpu", probes, "bench/cpu/probes/*.json"),
         _bench("bench_decode_cpu", decode, "bench/cpu/decode/*.json"),
+        _bench("bench_input_cpu", input_pipeline, "bench/cpu/input/*/*.json"),
     )
 }
