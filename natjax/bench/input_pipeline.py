@@ -11,6 +11,7 @@ Times, side by side on the same run (a preset of `configs/nat.py` on its real da
 Each figure is the median of alternating rounds of 10 batches, after compilation.
 """
 
+import dataclasses
 import statistics
 import tempfile
 import time
@@ -20,6 +21,7 @@ import numpy as np
 
 from natjax import data, training
 from natjax.bench.timing import load_config
+from natjax.data import Split
 from natjax.objectives import create_train_state
 from natjax.parallel import sharding
 from natjax.training.run import input_shape
@@ -44,10 +46,29 @@ def _rounds(fns: dict, steps: int, rounds: int) -> dict[str, float]:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def bench_config(config, steps: int = 10, rounds: int = 5) -> dict:
-    """Images/s of the pipeline, the step and both together for the run `config` describes."""
+class RowsInWorkers:
+    """Images in memory that grain's worker processes read row by row, as they read files:
+    anything but a numpy array takes that path (`natjax.data.grain_batches`)."""
+
+    def __init__(self, images: np.ndarray):
+        self.images, self.shape, self.dtype = images, images.shape, images.dtype
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index) -> np.ndarray:
+        return self.images[index]
+
+
+def bench_config(config, steps: int = 10, rounds: int = 5, rows_in_workers=False) -> dict:
+    """Images/s of the pipeline, the step and both together for the run `config` describes;
+    with `rows_in_workers`, its images in memory read row by row by grain's workers."""
     with tempfile.TemporaryDirectory() as workdir:
         run = training.setup(config, workdir)
+    if rows_in_workers:
+        train = run.dataset.train
+        train = Split(RowsInWorkers(np.asarray(train.images)), train.labels)
+        run = dataclasses.replace(run, dataset=dataclasses.replace(run.dataset, train=train))
     b = config.batch_size
     rows = {"it": training.batches(run, 0, put=False, ahead=0)}
 
@@ -90,22 +111,30 @@ def bench_config(config, steps: int = 10, rounds: int = 5) -> dict:
 
 
 def _held(run) -> str:
-    """Where the training images are: in memory, or files decoded by grain's workers."""
-    if isinstance(run.dataset.train.images, np.ndarray):
+    """Where the training images are: in memory (gathered, or read by grain's workers), or
+    files decoded by grain's workers."""
+    images = run.dataset.train.images
+    if isinstance(images, np.ndarray):
         return "in memory"
-    return f"decoded by {run.config.data.decode_workers or data.default_workers()} processes"
+    workers = run.config.data.decode_workers or data.default_workers()
+    if isinstance(images, RowsInWorkers):
+        return f"in memory, rows read by {workers} processes"
+    return f"decoded by {workers} processes"
 
 
 def run(presets=PRESETS, data_source: str | None = None) -> list[dict]:
-    """Each preset's row, read from `data_source` (its `data.source`) when given. A source of
-    files (`folder:`, `arrayrecord:`, `tfds`) gives a second row: the same images left as
-    files (`data.in_memory_gb=0`), decoded per batch by grain's worker processes."""
+    """Each preset's rows, read from `data_source` (its `data.source`) when given: its images
+    in memory gathered (as training reads them) and read row by row by grain's worker
+    processes (whether grain could take the gather's place); for a source of files
+    (`folder:`, `arrayrecord:`, `tfds`), also the same images left as files
+    (`data.in_memory_gb=0`), decoded per batch by grain's workers."""
     rows = []
     for preset in presets:
         config = load_config(preset)
         if data_source:
             config.data.source = data_source
         rows.append(bench_config(config))
+        rows.append(bench_config(config, rows_in_workers=True))
         if data_source and data_source.split(":")[0] in FILE_SOURCES:
             config.data.in_memory_gb = 0.0
             rows.append(bench_config(config))

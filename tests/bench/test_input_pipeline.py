@@ -14,6 +14,11 @@ def test_input_bench_times_pipeline_step_and_loop_on_one_run(tmp_path):
     assert all(v > 0 for v in row["images_per_second"].values())
     table = input_pipeline.format_table([row])
     assert "fashion_mnist | in memory | small_convnet | 16 |" in table
+    config = tiny_config(str(tmp_path))
+    config.data.decode_workers = 2
+    rows = input_pipeline.bench_config(config, steps=2, rounds=1, rows_in_workers=True)
+    assert rows["images"] == "in memory, rows read by 2 processes"
+    assert all(v > 0 for v in rows["images_per_second"].values())
 
 
 def test_the_table_shows_each_rate_and_the_ratios():
