@@ -11,7 +11,7 @@ from ml_collections import ConfigDict
 from natjax import checkpoints, evaluation
 from natjax.evaluation import figures
 from natjax.parallel import distributed, sharding
-from natjax.training import finetune
+from natjax.training import finetune, preemption
 from natjax.training.config_checks import FINETUNE, check_resume_config
 from natjax.training.loop import initial_state, train
 from natjax.training.run import setup
@@ -47,16 +47,10 @@ def train_and_evaluate(
         return _train_and_evaluate(run, workdir, allow_change)
 
 
-def _train_and_evaluate(run, workdir: str, allow_change: tuple[str, ...]) -> dict:
+def _evaluate(run, state, workdir: str) -> dict:
+    """The frozen encoder's figures (and the fine-tunes' where asked), written to the workdir,
+    and the run's figures drawn."""
     config = run.config
-    saved, changes = checkpoints.saved_config(workdir), None
-    if saved is not None:
-        changed = check_resume_config(saved, config, workdir, tuple(allow_change))
-        changes = {"step": checkpoints.latest_step(workdir), "keys": changed} if changed else None
-    checkpoints.write_run(workdir, config, run.dataset, changes)
-    manager = checkpoints.create_manager(workdir, max_to_keep=config.checkpoint.keep)
-    state = initial_state(run, manager)
-    state, facts = train(run, state, manager)
     variables = sharding.to_local({"params": state.params, "batch_stats": state.batch_stats})
     summary = evaluation.evaluate_model(config, run.model, variables, run.dataset)
     if FINETUNE in config.eval.protocols:
@@ -67,6 +61,21 @@ def _train_and_evaluate(run, workdir: str, allow_change: tuple[str, ...]) -> dic
         summary["figures"] = figures.draw_all(
             workdir, config, run.model, variables, run.dataset, run.step_cfg.crop_size
         )
+    return summary
+
+
+def _train_and_evaluate(run, workdir: str, allow_change: tuple[str, ...]) -> dict:
+    config = run.config
+    saved, changes = checkpoints.saved_config(workdir), None
+    if saved is not None:
+        changed = check_resume_config(saved, config, workdir, tuple(allow_change))
+        changes = {"step": checkpoints.latest_step(workdir), "keys": changed} if changed else None
+    checkpoints.write_run(workdir, config, run.dataset, changes)
+    manager = checkpoints.create_manager(workdir, max_to_keep=config.checkpoint.keep)
+    state = initial_state(run, manager)
+    state, facts = train(run, state, manager)
+    with preemption.after_training(int(state.step), str(manager.directory)):
+        summary = _evaluate(run, state, workdir)
     digest = assignment_sha256(sharding.to_local(state.perm))  # This process's own copy.
     distributed.check_same_assignment(digest)
     summary.update(

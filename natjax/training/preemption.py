@@ -15,11 +15,14 @@ and SIGTERM acts as it would without natjax. SIGINT on several hosts keeps Pytho
 (`KeyboardInterrupt`): JAX's service knows only SIGTERM.
 """
 
+import contextlib
 import signal
 import threading
 
 import jax
 import orbax.checkpoint as ocp
+
+from natjax.errors import Preempted
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -51,3 +54,25 @@ class Preemption:
         for s, previous in self._previous.items():
             signal.signal(s, signal.SIG_DFL if previous is None else previous)
         self._previous = {}
+
+
+@contextlib.contextmanager
+def after_training(step: int, directory: str):
+    """Past the last step (the evaluation, the figures), where there is no step to stop at:
+    SIGTERM or SIGINT stops the process at once with the preemption's sentence. Training is
+    saved; the same command evaluates again. One process only, as `Preemption`; a fine-tune's
+    own training loop, inside, installs and then puts back its own handlers."""
+    if jax.process_count() != 1 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        del frame
+        raise Preempted(step, directory, signal.Signals(signum).name)
+
+    previous = {s: signal.signal(s, stop) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, signal.SIG_DFL if handler is None else handler)

@@ -264,3 +264,25 @@ def test_a_run_decoding_in_grains_workers_killed_by_sigkill_resumes_bitwise(tmp_
     resumed, straight = (train_only(config, d) for d in (workdir, tmp_path / "straight"))
     assert int(resumed.step) == 12
     assert_same_state(resumed, straight)
+
+
+@pytest.mark.slow
+def test_sigterm_during_the_evaluation_is_the_preemption_sentence_and_the_rerun_evaluates(
+    tmp_path,
+):
+    """Past the last step there is no step to stop at: the signal stops the evaluation at once,
+    with the sentence (before: killed by SIGTERM, status -15, nothing said)."""
+    workdir = tmp_path / "run"
+    proc = subprocess.Popen(smoke_cmd(workdir), cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    last = workdir / "checkpoints" / "32"  # The smoke run's last step, saved as training ends.
+    while proc.poll() is None and not last.exists():
+        time.sleep(0.05)
+    time.sleep(2.0)  # Into the evaluation, which takes longer than this on any machine.
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == Preempted.EXIT_CODE, err[-2000:]
+    assert "natjax: preempted (SIGTERM): stopped after step 32" in err
+    assert not (workdir / "summary.json").exists()
+    done = subprocess.run(smoke_cmd(workdir), cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (workdir / "summary.json").exists()
