@@ -231,10 +231,12 @@ def test_a_killed_run_resumes_bitwise_with_its_objectives_state(tmp_path, name, 
 
 
 @pytest.mark.slow
-def test_a_run_decoding_in_grains_workers_killed_by_sigkill_resumes_bitwise(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_run_decoding_in_grains_workers_stopped_by_a_signal_resumes_bitwise(tmp_path, signum):
     """A folder left as files (`in_memory_gb=0`): its batches are decoded in grain's worker
-    processes. SIGKILL (no save) after a checkpoint, resume: the uninterrupted run, bit for
-    bit, since the pipeline from a step is a pure function of (seed, step)."""
+    processes. SIGKILL (no save) after a checkpoint, or SIGTERM (a save, the sentence), then
+    resume: the uninterrupted run, bit for bit, since the pipeline from a step is a pure
+    function of (seed, step)."""
     from natjax.bench.decode import write_folder
 
     data = write_folder(str(tmp_path / "jpegs"), n=48, side=16)
@@ -253,8 +255,11 @@ def test_a_run_decoding_in_grains_workers_killed_by_sigkill_resumes_bitwise(tmp_
     cmd = [*smoke_cmd(workdir), *PREEMPT_FLAGS, *(f"--config.{k}={v}" for k, v in flags.items())]
     proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     wait_for_step([proc], workdir, 5)
-    proc.kill()
-    proc.communicate(timeout=60)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    stopped = -signal.SIGKILL if signum == signal.SIGKILL else Preempted.EXIT_CODE
+    assert proc.returncode == stopped, err[-2000:]
+    assert signum == signal.SIGKILL or err.strip().splitlines()[-1].startswith("natjax: preempted")
     saved = checkpoints.create_manager(str(workdir), create=False).latest_step()
     assert saved is not None and 2 <= saved < 12
     config = preempt_config()
