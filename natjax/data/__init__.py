@@ -72,6 +72,15 @@ def _subset(split: Split, n: int, config: ConfigDict) -> Split:
     return split.sample(n, config.subset_seed)
 
 
+def _decoding(config: ConfigDict) -> dict:
+    """How a source of image files decodes: its workers, and the most bytes of decoded images
+    it holds in memory (more stay files, decoded per batch)."""
+    return {
+        "workers": config.decode_workers or default_workers(),
+        "in_memory_bytes": int(config.in_memory_gb * 2**30),
+    }
+
+
 def _load_source(config: ConfigDict) -> Dataset:
     source = config.source
     kind, _, path = source.partition(":")
@@ -87,8 +96,7 @@ def _load_source(config: ConfigDict) -> Dataset:
             config.train_split,
             config.test_split,
             config.image_size,
-            workers=config.decode_workers or default_workers(),
-            in_memory_bytes=int(config.in_memory_gb * 2**30),
+            **_decoding(config),
         )
         if skipped:
             logging.warning("Skipped %d image files that could not be decoded.", skipped)
@@ -99,8 +107,7 @@ def _load_source(config: ConfigDict) -> Dataset:
             config.train_split,
             config.test_split,
             config.image_size,
-            workers=config.decode_workers or default_workers(),
-            in_memory_bytes=int(config.in_memory_gb * 2**30),
+            **_decoding(config),
         )
     if kind == "tfds":
         return _load_tfds(config)
@@ -118,8 +125,7 @@ def _load_tfds(config: ConfigDict) -> Dataset:
             config.train_split,
             config.test_split,
             config.image_size,
-            workers=config.decode_workers or default_workers(),
-            in_memory_bytes=int(config.in_memory_gb * 2**30),
+            **_decoding(config),
         )
     except UserError as e:
         if config.name == "fashion_mnist":

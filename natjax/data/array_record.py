@@ -15,7 +15,7 @@ import re
 import grain
 import numpy as np
 
-from natjax.data.examples import ExampleImages
+from natjax.data.examples import example_images
 from natjax.data.types import Dataset, Split
 from natjax.errors import UserError
 
@@ -129,7 +129,4 @@ def load_array_record_dataset(
 
 def _read_split(examples: Examples, image_size: int, workers: int, in_memory_bytes) -> Split:
     labels = np.asarray([examples[i]["label"] for i in range(len(examples))], np.int32)
-    images = ExampleImages(examples, image_size, workers)
-    if np.prod(images.shape) <= in_memory_bytes:
-        images = np.concatenate([images[i : i + 4096] for i in range(0, len(images), 4096)])
-    return Split(images, labels)
+    return Split(example_images(examples, image_size, workers, in_memory_bytes), labels)

@@ -1,38 +1,33 @@
-"""Images of a random-access source of examples (a tfds data source, ArrayRecord records),
-decoded on demand."""
+"""Images of a random-access source of examples (a tfds data source, ArrayRecord records):
+`DecodedImages` of each example's image, held in memory where they fit."""
 
 import numpy as np
 from PIL import Image
 
-from natjax.data.decode import map_in_order
+from natjax.data.decode import DecodedImages
 from natjax.data.folder import decode_image, fit_image
 
+_CHUNK = 4096  # Images decoded at a time when a whole split is decoded into memory.
 
-class ExampleImages:
-    """Random-access uint8 images `[n, S, S, 3]` of `source[i]["image"]`, decoded when read:
-    one id (`images[i]`, as a training run's grain workers read it) in the caller's thread,
-    many on `workers` of grain's reading threads."""
 
-    def __init__(self, source, image_size: int, workers: int = 1):
-        self._source = source
-        self._workers = workers
-        self.shape = (len(source), image_size, image_size, 3)
-        self.dtype = np.dtype(np.uint8)
+class _FittedImage:
+    """`source[i]`'s image at `size` (a class, not a closure: it goes to grain's workers)."""
 
-    def __len__(self) -> int:
-        return self.shape[0]
+    def __init__(self, source, size: int):
+        self._source, self._size = source, size
 
-    def _row(self, i: int) -> np.ndarray:
-        return _fit(self._source[i]["image"], self.shape[1])
+    def __call__(self, i: int) -> np.ndarray:
+        return _fit(self._source[i]["image"], self._size)
 
-    def __getitem__(self, index) -> np.ndarray:
-        if isinstance(index, (int, np.integer)):
-            return self._row(range(len(self))[index])
-        ids = np.arange(len(self))[index] if isinstance(index, slice) else np.asarray(index)
-        images = map_in_order(self._row, [int(i) for i in ids.ravel()], self._workers)
-        if not images:
-            return np.zeros((0, *self.shape[1:]), np.uint8)
-        return np.stack(images).reshape(*ids.shape, *self.shape[1:])
+
+def example_images(source, image_size: int, workers: int = 1, in_memory_bytes: float = 0):
+    """uint8 `[n, S, S, 3]` of `source[i]["image"]`: a numpy array, decoded at once, where
+    they take at most `in_memory_bytes`, else `DecodedImages` decoded when read. Either way an
+    image that cannot be decoded reads as black with a counted warning, its id in place."""
+    images = DecodedImages(_FittedImage(source, image_size), len(source), image_size, workers)
+    if not len(images) or np.prod(images.shape) > in_memory_bytes:
+        return images
+    return np.concatenate([images[i : i + _CHUNK] for i in range(0, len(images), _CHUNK)])
 
 
 def _fit(image, size: int) -> np.ndarray:

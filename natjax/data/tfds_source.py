@@ -8,7 +8,7 @@ dataset prepared in the array_record format.
 import numpy as np
 
 from natjax.data.array_record import check_shards
-from natjax.data.examples import ExampleImages
+from natjax.data.examples import example_images
 from natjax.data.types import Dataset, Split
 from natjax.errors import UserError
 
@@ -83,10 +83,7 @@ def _read_split(builder, split, image_size, workers, labels_of, in_memory_bytes)
             "with `tfds build --file_format=array_record` or install natjax[tfds]."
         ) from e
     labels = np.asarray([labels_of(source[i]) for i in range(len(source))], np.int32)
-    images = ExampleImages(source, image_size, workers)
-    if np.prod(images.shape) <= in_memory_bytes:
-        images = np.concatenate([images[i : i + 4096] for i in range(0, len(images), 4096)])
-    return Split(images, labels)
+    return Split(example_images(source, image_size, workers, in_memory_bytes), labels)
 
 
 def _shard_paths(builder, split: str) -> list[str]:

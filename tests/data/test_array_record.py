@@ -77,3 +77,17 @@ def test_a_truncated_shard_records_without_labels_and_no_files_are_one_sentence(
         load_array_record_dataset(str(root), "validation", "test", 4)
     with pytest.raises(UserError, match=r"is not a directory of ArrayRecord files"):
         load_array_record_dataset(str(tmp_path / "nowhere"), "train", "test", 4)
+
+
+def test_a_record_whose_image_cannot_be_decoded_reads_black_with_a_warning(tmp_path, caplog):
+    root = tmp_path / "toy"
+    root.mkdir()
+    broken = tf_example_pb2.Example()
+    broken.features.feature["image"].bytes_list.value.append(b"not an image")
+    broken.features.feature["label"].int64_list.value.append(1)
+    _write(root / "train.array_record", [_example((90, 0, 0), 0), broken.SerializeToString()])
+    _write(root / "test.array_record", [_example((0, 0, 0), 0), _example((0, 0, 255), 1)])
+    for in_memory_bytes in (2 << 30, 0):
+        dataset = load_array_record_dataset(str(root), "train", "test", 4, 1, in_memory_bytes)
+        assert dataset.train.images[0][0, 0, 0] == 90 and not dataset.train.images[1].any()
+    assert "Image 1 cannot be decoded" in caplog.text
