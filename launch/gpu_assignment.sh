@@ -23,8 +23,8 @@ if [ -n "${QUICK:-}" ]; then
 else
   small=(256 1024) large=4096 huge=16384 epochs=3 preset=default step_only=resnet18 repeats=20
 fi
-every=auction,xla,xla_check_every_round,cold,pallas_k8,pallas_k16,pallas_k32,pallas_k64
-fewer=auction,xla,xla_check_every_round,cold,pallas_k8  # At b = 4096 the default has 4 bidders.
+every=auction,xla,xla_check_every_round,cold,triton_k8,triton_k16,triton_k32,triton_k64
+fewer=auction,xla,xla_check_every_round,cold,triton_k8  # At b = 4096 the default has 4 bidders.
 synthetic=random,nat_init,ties,duplicated,constant
 
 source launch/stages.sh

@@ -2,8 +2,8 @@
 
 `perm[i]` is the column given to row `i`; the permutation maximises `sum_i scores[i, perm[i]]`.
 Methods: `auction` (jittable, data-parallel; see `auction.py` for its exactness guarantee; on
-GPUs one Pallas kernel launch, `fused.py`, elsewhere XLA loops), `auction_xla` and
-`auction_pallas` (the same auction with its kernel chosen), `hungarian` (optax's jittable
+GPUs one Pallas kernel launch, `kernels/`, elsewhere XLA loops), `auction_xla` and
+`auction_triton` (the same auction with its kernel chosen), `hungarian` (optax's jittable
 Hungarian algorithm, sequential), `scipy` (host callback, a reference for tests and a CPU
 fallback). All of them run inside `jax.jit` and `jax.vmap`.
 """
@@ -23,7 +23,7 @@ Solver = Callable[[jax.Array], jax.Array]
 METHODS: dict[str, Solver] = {
     "auction": solve_auction,
     "auction_xla": functools.partial(solve_auction, kernel="xla"),
-    "auction_pallas": functools.partial(solve_auction, kernel="pallas"),
+    "auction_triton": functools.partial(solve_auction, kernel="triton"),
     "hungarian": solve_hungarian,
     "scipy": solve_scipy,
 }
@@ -37,7 +37,7 @@ def solve(scores: jax.Array, method: str = "auction") -> jax.Array:
     Args:
       scores: float `[b, b]`, finite; NAT's are `z @ c.T`, features against targets.
       method: one of `METHODS`: "auction" (the default; exact, jittable, one Pallas launch on
-        GPUs), "auction_xla", "auction_pallas", "hungarian" or "scipy" (a host reference).
+        GPUs), "auction_xla", "auction_triton", "hungarian" or "scipy" (a host reference).
 
     Returns:
       int32 `[b]`, the permutation maximising `sum_i scores[i, perm[i]]`. Jittable and

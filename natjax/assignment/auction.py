@@ -15,8 +15,8 @@ Between phases the pairs that still satisfy epsilon-complementary slackness are 
 Everything is `lax.while_loop` with static shapes: it jits, vmaps, and runs inside `shard_map`
 and the train step. On accelerators each loop check is a device-to-host copy, so the loop
 checks its condition every `rounds_per_check` rounds (rounds after the last free row are
-no-ops). On GPUs the default is `fused.py` instead: the block kernel's bids, every phase and
-round in one Pallas kernel launch.
+no-ops). On GPUs the default is a kernel of `kernels/` instead: the block kernel's bids, every
+phase and round in one Pallas kernel launch.
 
 Starting prices: a few Sinkhorn iterations (`prices.py`) give near-optimal dual prices, so the
 phases only correct them; NAT's nearly parallel features otherwise start a price war of
@@ -45,7 +45,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from natjax.assignment import fused
+from natjax.assignment import kernels
 from natjax.assignment.prices import sinkhorn_prices
 
 _INT_MIN = jnp.iinfo(jnp.int32).min
@@ -234,14 +234,15 @@ def default_bidders(b: int, backend: str | None = None) -> int:
 
 
 def default_kernel(b: int) -> str:
-    """`pallas` (one launch, `fused.py`) on GPUs where it compiles for this size, else `xla`."""
-    if jax.default_backend() == "gpu" and fused.padded_size(b) <= fused.MAX_SIZE:
-        return "pallas" if fused.compiles(b) else "xla"
+    """`triton` (one launch, `kernels/triton.py`) on GPUs where it compiles for this size, else
+    `xla`. TPUs keep the XLA kernels until a TPU has timed `pallas_tpu` against them."""
+    if jax.default_backend() == "gpu" and kernels.fits("triton", b):
+        return "triton" if kernels.compiles("triton", b) else "xla"
     return "xla"
 
 
 def _xla_auction(benefits, prices, eps, *, scaling, max_rounds, bidders, rounds_per_check):
-    """Every phase with the XLA kernels: (row_col, rounds, complete), as `fused_auction`."""
+    """Every phase with the XLA kernels: (row_col, rounds, complete), as `kernels.KERNELS`."""
     # Built from the benefits, not from constants, so that inside shard_map the loop carry has
     # the same (device-varying) type as what the loop body returns.
     zeros = benefits[0] * 0  # int32 [b]
@@ -283,8 +284,8 @@ def auction(
         `python -m natjax.bench assignment --sweep` over random, NAT, integer and duplicated
         scores: near the fewest rounds, at half the iterations of the setting with fewest.)
       max_rounds: bound on the bidding rounds over all phases (default `1024 * b + 10000`).
-      kernel: `xla` (a loop of XLA ops per round) or `pallas` (every round in one kernel
-        launch, `fused.py`); default: `default_kernel`.
+      kernel: `xla` (a loop of XLA ops per round) or one of `kernels.KERNELS` (every round in
+        one kernel launch: `triton`, ...); default: `default_kernel`.
       bidders: at most this many unassigned rows (the first in index order) bid in a round
         (default: the kernel's own); in the XLA kernels `1` is the Gauss-Seidel kernel, and
         `bidders >= b` lets every unassigned row bid at once with no gather.
@@ -296,14 +297,15 @@ def auction(
         return AuctionResult(jnp.zeros(1, jnp.int32), jnp.int32(0), jnp.bool_(True))
     max_rounds = 1024 * b + 10000 if max_rounds is None else max_rounds
     kernel = kernel or default_kernel(b)
-    if kernel not in ("xla", "pallas"):
-        raise ValueError(f"Unknown auction kernel {kernel!r}; use 'xla' or 'pallas'.")
+    if kernel != "xla" and kernel not in kernels.KERNELS:
+        names = ", ".join(repr(k) for k in ("xla", *kernels.KERNELS))
+        raise ValueError(f"Unknown auction kernel {kernel!r}; use one of {names}.")
     finite = jnp.all(jnp.isfinite(scores))
     benefits = quantize(jnp.where(finite, scores, 0.0))
     prices = sinkhorn_prices(benefits, warm_start, TEMPERATURE) if warm_start else benefits[0] * 0
     eps = jnp.maximum(jnp.max(benefits) // start, 1)  # Benefits lie in [0, max].
-    if kernel == "pallas":
-        solve = functools.partial(fused.fused_auction, bidders=bidders)
+    if kernel != "xla":
+        solve = functools.partial(kernels.KERNELS[kernel], bidders=bidders)
     else:
         cpu = jax.default_backend() == "cpu"
         solve = functools.partial(

@@ -16,7 +16,8 @@ import functools
 import jax
 import numpy as np
 
-from natjax.assignment import auction, fused, solve
+from natjax.assignment import auction, solve
+from natjax.assignment.kernels import triton
 from natjax.bench import scores as families
 from natjax.bench.timing import load_config, median_seconds
 from natjax.errors import UserError
@@ -33,7 +34,7 @@ VARIANTS = {
     "xla": {"kernel": "xla"},
     "xla_check_every_round": {"kernel": "xla", "rounds_per_check": 1},
     "cold": {"warm_start": 0, "start": 256, "scaling": 16},  # The defaults before warm starts.
-    **{f"pallas_k{k}": {"kernel": "pallas", "bidders": k} for k in (4, 8, 16, 32, 64)},
+    **{f"triton_k{k}": {"kernel": "triton", "bidders": k} for k in (4, 8, 16, 32, 64)},
 }
 CPU_VARIANTS = ("auction", "cold")
 ACCELERATOR_VARIANTS = ("auction", "xla", "xla_check_every_round", "cold")
@@ -171,7 +172,7 @@ def sweep_case(family: str, scores: np.ndarray) -> list[dict]:
     b = len(scores)
     s = jax.device_put(scores.astype(np.float32))
     rows = []
-    for bidders in (fused.default_bidders(b), 1):
+    for bidders in (triton.default_bidders(b), 1):
         rounds = {}
         for (warm, start, scaling), label in SWEEP.items():
             kw = dict(kernel="xla", bidders=bidders, warm_start=warm, start=start, scaling=scaling)

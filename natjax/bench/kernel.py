@@ -5,7 +5,7 @@ shared memory, for each size and a few choices of bidders and warps around the d
 Pallas lowers the kernel to Triton IR with jaxlib alone. Compiling that IR needs the `triton`
 package (`pip install triton`, not a dependency of natjax), which brings its own ptxas and
 cuobjdump. On a GPU, XLA compiles the same IR with its own copy of Triton, so these figures
-guide the defaults (`fused.default_bidders`, `fused.default_warps`); speed is measured on a
+guide the defaults (`triton.default_bidders`, `triton.default_warps`); speed is measured on a
 GPU (`launch/gpu_assignment.sh`).
 """
 
@@ -18,7 +18,7 @@ import tempfile
 import jax
 import jax.numpy as jnp
 
-from natjax.assignment import fused
+from natjax.assignment.kernels import lowering, triton
 
 SIZES = (256, 1024, 4096)
 
@@ -29,11 +29,11 @@ def triton_ir(b: int, bidders: int, warps: int) -> str:
     from jax._src.lib.mlir import ir
 
     solve = functools.partial(
-        fused.fused_auction, scaling=8, max_rounds=1 << 20, bidders=bidders, num_warps=warps
+        triton.triton_auction, scaling=8, max_rounds=1 << 20, bidders=bidders, num_warps=warps
     )
     shapes = [jax.ShapeDtypeStruct(s, jnp.int32) for s in ((b, b), (b,), ())]
     solve = functools.partial(solve, interpret=False)
-    with jax.sharding.use_abstract_mesh(fused.hopper_mesh()):
+    with jax.sharding.use_abstract_mesh(lowering.hopper_mesh()):
         lowered = jax.jit(solve).trace(*shapes).lower(lowering_platforms=("cuda",))
     config = _triton_call(lowered.compiler_ir("stablehlo")).attributes["mhlo.backend_config"]
     with ir.Context() as context:
@@ -79,13 +79,13 @@ def resources(ir_text: str, warps: int) -> dict:
 
 def default_config(b: int) -> tuple[int, int]:
     """The fused kernel's (bidders, warps) for `b`."""
-    k = fused.default_bidders(b)
-    return k, fused.default_warps(fused.padded_size(b), k)
+    k = triton.default_bidders(b)
+    return k, triton.default_warps(triton.padded_size(b), k)
 
 
 def configs(b: int) -> list[tuple[int, int]]:
     """(bidders, warps): the defaults, and half and twice each."""
-    n = fused.padded_size(b)
+    n = triton.padded_size(b)
     k, w = default_config(b)
     pairs = {(k, w), (k, min(32, 2 * w)), (k, max(4, w // 2)), (2 * k, w), (max(1, k // 2), w)}
     return sorted(p for p in pairs if p[0] <= n)

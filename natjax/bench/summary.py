@@ -16,12 +16,12 @@ def _ms(seconds: dict, name: str) -> str:
 
 
 def _assignment_lines(rows: list[dict]) -> list[str]:
-    head = "scores | b | auction ms (rounds) | xla | every-round check | cold | fused, by bidders"
+    head = "scores | b | auction ms (rounds) | xla | every-round check | cold | one launch"
     lines = [head + " | scipy"]
     for r in rows:
         t = r["seconds"]
-        fused = [n for n in r["rounds"] if n.startswith("pallas_k")]
-        by_bidders = " ".join(f"{n[len('pallas_') :]}={t[n] * 1e3:.2f}" for n in fused) or "-"
+        launches = [n for n in r["rounds"] if n.rpartition("_k")[2].isdigit()]  # triton_k16, ...
+        by_bidders = " ".join(f"{n}={t[n] * 1e3:.2f}" for n in launches) or "-"
         lines.append(
             f"{r['family']} | {r['b']} | {_ms(t, 'auction')} ({r['rounds'].get('auction', 0):,})"
             f" | {_ms(t, 'xla')} | {_ms(t, 'xla_check_every_round')} | {_ms(t, 'cold')} | "

@@ -102,11 +102,15 @@ _ADDED_KEYS = (
 
 def upgrade_config(saved: dict) -> dict:
     """A saved run's config with the keys later versions read: `_ADDED_KEYS` at their old
-    values, `input.sobel` (true/false) as `input.filter` (sobel/raw), `eval.linear` from the
-    keys that held it, and the settings of objectives added since at their defaults."""
+    values, `input.sobel` (true/false) as `input.filter` (sobel/raw), `nat.solver`'s
+    `auction_pallas` by its name since three Pallas kernels exist (`auction_triton`),
+    `eval.linear` from the keys that held it, and the settings of objectives added since at
+    their defaults."""
     saved = json.loads(json.dumps(saved))  # A deep copy.
     if "sobel" in saved.get("input", {}):
         saved["input"]["filter"] = "sobel" if saved["input"].pop("sobel") else "raw"
+    if saved.get("nat", {}).get("solver") == "auction_pallas":
+        saved["nat"]["solver"] = "auction_triton"
     for key, value in _ADDED_KEYS:
         *path, last = key.split(".")
         node = saved

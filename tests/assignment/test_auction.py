@@ -29,10 +29,10 @@ def test_auction_is_exact_on_integer_scores(b):
 
 KERNELS = [
     ("xla", 1),
-    pytest.param("xla", 4, marks=pytest.mark.slow),  # The block kernel: test_fused's too.
+    pytest.param("xla", 4, marks=pytest.mark.slow),  # The block kernel: test_triton's too.
     ("xla", 64),
-    ("pallas", 4),
-    pytest.param("pallas", 16, marks=pytest.mark.slow),
+    ("triton", 4),
+    pytest.param("triton", 16, marks=pytest.mark.slow),
 ]
 
 
@@ -40,7 +40,7 @@ KERNELS = [
 @pytest.mark.parametrize("b", [17, pytest.param(64, marks=pytest.mark.slow)])
 def test_every_auction_kernel_reaches_the_optimum(kernel, bidders, b):
     """The CPU default (one bidder), the block kernel, the wide Jacobi kernel (bidders >= b)
-    and the fused Pallas kernel (the GPU default, here in interpret mode), all on CPU, since CI
+    and the Triton kernel (the GPU default, here in interpret mode), all on CPU, since CI
     has no accelerator."""
     solve = jax.jit(lambda s: auction(s, kernel=kernel, bidders=bidders))
     matrices = score_matrices(b, seed=b + bidders)
@@ -53,7 +53,7 @@ def test_every_auction_kernel_reaches_the_optimum(kernel, bidders, b):
         assert -1e-9 <= gap <= auction_gap_bound(scores) + 1e-6 * abs(optimum(scores)), name
 
 
-@pytest.mark.parametrize("kernel", ["xla", pytest.param("pallas", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("kernel", ["xla", pytest.param("triton", marks=pytest.mark.slow)])
 def test_warm_start_saves_rounds_on_nat_scores(kernel):
     """Nearly parallel features make every row want the same columns: from zero prices a price
     war; from Sinkhorn's prices far fewer rounds. Both are exact."""
@@ -79,7 +79,7 @@ def test_several_rounds_per_loop_check_change_nothing(bidders):
     np.testing.assert_array_equal(one.perm, eight.perm)
 
 
-@pytest.mark.parametrize("kernel", ["xla", "pallas"])
+@pytest.mark.parametrize("kernel", ["xla", "triton"])
 def test_auction_stopped_by_its_round_bound_still_returns_a_permutation(kernel):
     scores = np.random.default_rng(1).integers(0, 3, (64, 64)).astype(np.float32)
     result = jax.jit(lambda s: auction(s, max_rounds=5, kernel=kernel))(jnp.asarray(scores))
@@ -88,18 +88,18 @@ def test_auction_stopped_by_its_round_bound_still_returns_a_permutation(kernel):
 
 
 def test_on_gpus_a_kernel_that_does_not_compile_falls_back_with_a_warning(monkeypatch):
-    """`default_kernel` picks the fused kernel on GPUs only where it compiles. Here the GPU
+    """`default_kernel` picks the Triton kernel on GPUs only where it compiles. Here the GPU
     is pretended: the Triton kernel cannot compile on a CPU, so one warning names the cause
     and the XLA kernels solve the problem, inside the caller's trace."""
-    from natjax.assignment import fused
+    from natjax.assignment import kernels
 
     auction_module = sys.modules["natjax.assignment.auction"]  # The package re-exports auction().
 
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    fused.compiles.cache_clear()
+    kernels.compiles.cache_clear()
     scores = nat_like(32, 0.05, seed=2).astype(np.float32)
     with pytest.warns(UserWarning, match="XLA kernels solve the assignment instead"):
         perm = jax.jit(lambda s: assignment.solve(s, "auction"))(jnp.asarray(scores))
     assert total(scores, perm) >= optimum(scores) - auction_gap_bound(scores) - 1e-6
     assert auction_module.default_kernel(32) == "xla"  # Tried once per size.
-    fused.compiles.cache_clear()
+    kernels.compiles.cache_clear()

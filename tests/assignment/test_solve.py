@@ -47,7 +47,7 @@ JITTED = {m: jax.jit(functools.partial(assignment.solve, method=m)) for m in ass
     b=st.integers(1, 12),
     seed=st.integers(0, 2**16),
     levels=st.integers(1, 4),
-    method=st.sampled_from(["auction", "auction_pallas", "hungarian"]),
+    method=st.sampled_from(["auction", "auction_triton", "hungarian"]),
 )
 def test_optimal_on_tied_integer_scores(b, seed, levels, method):
     scores = np.random.default_rng(seed).integers(0, levels, (b, b)).astype(np.float32)
@@ -55,7 +55,7 @@ def test_optimal_on_tied_integer_scores(b, seed, levels, method):
     assert total(scores, perm) == optimum(scores)
 
 
-@pytest.mark.parametrize("method", ["auction", "auction_pallas", "hungarian"])
+@pytest.mark.parametrize("method", ["auction", "auction_triton", "hungarian"])
 def test_solve_works_under_vmap_and_jit(method):
     scores = np.random.default_rng(0).normal(size=(4, 9, 9)).astype(np.float32)
     perms = jax.jit(jax.vmap(lambda s: assignment.solve(s, method)))(scores)
@@ -88,9 +88,9 @@ from natjax.assignment import solve
 mesh = jax.make_mesh((4,), ("data",))
 scores = np.random.default_rng(0).normal(size=(4, 32, 32)).astype(np.float32)
 sharded = jax.device_put(scores, jax.sharding.NamedSharding(mesh, P("data")))
-for method in ("auction", "auction_pallas"):
-    # Pallas' interpret mode (the fused kernel off GPUs) fails the varying-axes check (JAX 0.10);
-    # on GPUs the kernel lowers under the check (test_fused_kernel_lowers_to_triton_for_cuda).
+for method in ("auction", "auction_triton"):
+    # Pallas' interpret mode (a one-launch kernel off GPUs) fails the varying-axes check (JAX 0.10):
+    # on GPUs the kernel lowers under the check (test_the_kernel_lowers_to_triton_for_cuda).
     per_device = jax.shard_map(lambda s: jax.vmap(lambda x: solve(x, method))(s), mesh=mesh,
                                in_specs=P("data"), out_specs=P("data"),
                                check_vma=method == "auction")

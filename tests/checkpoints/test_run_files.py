@@ -17,7 +17,10 @@ from natjax.errors import UserError
 def test_a_saved_config_without_the_newer_keys_reads_as_the_values_it_ran_with():
     """Runs (and exports) written by earlier versions lack keys added since: they read as the
     values those versions used, and the old `input.sobel` reads as `input.filter`."""
-    upgraded = upgrade_config({"input": {"sobel": False}, "model": {"dtype": "bfloat16"}})
+    old = {"input": {"sobel": False}, "model": {"dtype": "bfloat16"}}
+    old["nat"] = {"solver": "auction_pallas"}
+    upgraded = upgrade_config(old)
+    assert upgraded["nat"]["solver"] == "auction_triton"  # The one Pallas kernel of the time.
     assert upgraded["input"]["filter"] == "raw" and "sobel" not in upgraded["input"]
     assert upgraded["model"]["dtype"] == "bfloat16"
     assert upgraded["objective"] == "nat" and upgraded["nat"]["targets"] == "continuous"

@@ -148,7 +148,7 @@ def test_loss_is_the_square_loss_against_the_assigned_targets():
     [
         pytest.param("auction", marks=pytest.mark.slow),  # The other steps' default solver.
         pytest.param("auction_xla", marks=pytest.mark.slow),
-        "auction_pallas",
+        "auction_triton",
         "hungarian",
     ],
 )

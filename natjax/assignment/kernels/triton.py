@@ -13,20 +13,20 @@ Triton lowering provides on GPUs. Shapes are padded to powers of two (Triton's r
 padding rows hold padding columns from the start and never bid; padding columns are never
 worth anything to a real row.
 
-On GPUs the kernel is lowered through Pallas' Triton backend. Mosaic GPU (the backend Pallas
-picks by default on NVIDIA GPUs in JAX 0.10) rejected the kernel's row reductions ("No support
-for axes yet"). On TPUs Pallas has no lowering of the prefix sum that picks the bidders (JAX
-0.10.2), so TPUs use the XLA kernels. Elsewhere (CPU tests) the same kernel runs in Pallas'
-interpret mode.
+This is the kernel of Pallas' Triton backend, deprecated since JAX 0.11 and kept while JAX
+ships it (AMD GPUs have only Triton). `mosaic_gpu.py` is the same auction for Mosaic GPU, its
+successor, and `pallas_tpu.py` for TPUs; `natjax.assignment.kernels` says which runs where.
+Elsewhere (CPU tests) this kernel runs in Pallas' interpret mode.
 """
 
 import functools
-import warnings
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
+
+from natjax.assignment.kernels.lowering import varying_output
 
 _NEG = jnp.iinfo(jnp.int32).min
 _BIG = jnp.iinfo(jnp.int32).max
@@ -158,28 +158,6 @@ def _kernel(
     )
 
 
-def _output(shape: tuple[int, ...], like: jax.Array) -> jax.ShapeDtypeStruct:
-    """An int32 output that varies over shard_map's mesh axes as `like` does (JAX 0.10 names
-    this type `manual_axis_type`; `vma` is the fallback for versions that call it that)."""
-    aval = jax.typeof(like)
-    if hasattr(aval, "mat"):
-        return jax.ShapeDtypeStruct(shape, jnp.int32, manual_axis_type=aval.mat)
-    if hasattr(aval, "vma"):
-        return jax.ShapeDtypeStruct(shape, jnp.int32, vma=aval.vma)
-    return jax.ShapeDtypeStruct(shape, jnp.int32)
-
-
-def hopper_mesh(shape: tuple[int, ...] = (1,), names: tuple[str, ...] = ("data",)):
-    """An abstract mesh of H100s: under `jax.sharding.use_abstract_mesh(hopper_mesh())` the
-    kernel lowers for that GPU on a machine without one (JAX 0.11 asks the device which GPU it
-    lowers for). Used by the tests and `python -m natjax.bench kernel`."""
-    from jax.sharding import AbstractDevice, AbstractMesh, AxisType
-
-    h100 = AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", num_cores=132, platform="gpu")
-    types = (AxisType.Explicit,) * len(shape)
-    return AbstractMesh(shape, names, axis_types=types, abstract_device=h100)
-
-
 def padded_size(b: int) -> int:
     """The kernel's problem size: `b` rounded up to a power of two (Triton's block shapes)."""
     return max(2, pl.next_power_of_2(b))
@@ -189,7 +167,7 @@ def default_bidders(b: int) -> int:
     """Rows that bid per round (a power of two): 16 up to b = 512, then fewer, so that a
     `[k, n]` tile stays near 16 elements per thread with at most 16 warps (spill-free when
     compiled for sm_90a: `python -m natjax.bench kernel`). Untimed: the GPU script's
-    `pallas_k*` variants measure the alternatives."""
+    `triton_k*` variants measure the alternatives."""
     return min(padded_size(b), max(4, min(16, 8192 // padded_size(b))))
 
 
@@ -199,7 +177,7 @@ def default_warps(n: int, k: int) -> int:
     return min(16, max(4, k * n // 512))
 
 
-def fused_auction(
+def triton_auction(
     benefits: jax.Array,
     prices: jax.Array,
     eps: jax.Array,
@@ -231,7 +209,7 @@ def fused_auction(
     kernel = functools.partial(_kernel, b=b, k=k, scaling=scaling, max_rounds=max_rounds)
     call = pl.pallas_call(
         kernel,
-        out_shape=(_output((n,), benefits), _output((2,), benefits)),
+        out_shape=(varying_output((n,), benefits), varying_output((2,), benefits)),
         interpret=interpret,
         name="natjax_auction",
         **params,
@@ -243,21 +221,3 @@ def fused_auction(
         jnp.reshape(eps, (1,)).astype(jnp.int32),
     )
     return row_col[:b], stats[0], stats[1] > 0
-
-
-@functools.cache
-def compiles(b: int) -> bool:
-    """Whether the kernel compiles for `b` on the default backend (tried once per size); if not,
-    one warning says why and the caller falls back to the XLA kernels."""
-    shapes = [jax.ShapeDtypeStruct(s, jnp.int32) for s in ((b, b), (b,), ())]
-    solve = functools.partial(fused_auction, scaling=8, max_rounds=1)
-    try:
-        jax.jit(solve).lower(*shapes).compile()
-    except Exception as error:  # Any lowering or compiler failure: fall back, say why.
-        warnings.warn(
-            f"The fused auction kernel does not compile for b = {b} here, so the XLA "
-            f"kernels solve the assignment instead: {error}",
-            stacklevel=2,
-        )
-        return False
-    return True
