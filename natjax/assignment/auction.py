@@ -300,6 +300,11 @@ def auction(
     if kernel != "xla" and kernel not in kernels.KERNELS:
         names = ", ".join(repr(k) for k in ("xla", *kernels.KERNELS))
         raise ValueError(f"Unknown auction kernel {kernel!r}; use one of {names}.")
+    if kernel != "xla" and not kernels.fits(kernel, b):
+        raise ValueError(
+            f"The {kernel} auction kernel takes b up to {kernels.MAX_SIZES[kernel]}, not {b}: "
+            "use the default kernel or 'xla' for this size."
+        )
     finite = jnp.all(jnp.isfinite(scores))
     benefits = quantize(jnp.where(finite, scores, 0.0))
     prices = sinkhorn_prices(benefits, warm_start, TEMPERATURE) if warm_start else benefits[0] * 0

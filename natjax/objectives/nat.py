@@ -24,6 +24,7 @@ import ml_collections
 from jax.sharding import Mesh, PartitionSpec
 
 from natjax import assignment
+from natjax.assignment import kernels
 from natjax.errors import require
 from natjax.models.layers import l2_normalize
 from natjax.objectives.base import Found, Objective, Spec, StepContext
@@ -73,6 +74,16 @@ def check(config) -> None:
     methods = ", ".join(sorted(assignment.METHODS))
     require(nat.solver in assignment.METHODS, "nat.solver", nat.solver, f"one of {methods}")
     require(nat.scope in SCOPES, "nat.scope", nat.scope, " or ".join(SCOPES))
+    kernel = nat.solver.removeprefix("auction_")
+    if kernel in kernels.MAX_SIZES:  # A one-launch kernel takes problems up to a size.
+        b = config.batch_size // (jax.device_count() if nat.scope == "local" else 1)
+        largest = kernels.MAX_SIZES[kernel]
+        require(
+            b <= largest,
+            "nat.solver",
+            nat.solver,
+            f"auction or auction_xla at b = {b} (the {kernel} kernel solves b <= {largest})",
+        )
     require(nat.targets in KINDS, "nat.targets", nat.targets, " or ".join(KINDS))
 
 

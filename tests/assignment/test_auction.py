@@ -103,3 +103,10 @@ def test_on_gpus_a_kernel_that_does_not_compile_falls_back_with_a_warning(monkey
     assert total(scores, perm) >= optimum(scores) - auction_gap_bound(scores) - 1e-6
     assert auction_module.default_kernel(32) == "xla"  # Tried once per size.
     kernels.compiles.cache_clear()
+
+
+def test_a_kernel_chosen_beyond_its_size_is_refused_in_one_sentence():
+    scores = jnp.zeros((2049, 2049), jnp.float32)
+    message = "The pallas_tpu auction kernel takes b up to 2048, not 2049: use the default"
+    with pytest.raises(ValueError, match="^" + message):
+        jax.eval_shape(lambda s: auction(s, kernel="pallas_tpu"), scores)

@@ -260,3 +260,18 @@ def test_a_bad_nat_setting_is_one_sentence(key, value, message):
     config.update_from_flattened_dict({key: value})
     with pytest.raises(UserError, match="^" + re.escape("--config." + message)):
         nat.check(config)
+
+
+def test_a_one_launch_kernel_beyond_its_size_is_one_sentence():
+    """A kernel chosen by name must take the batch's problem: the TPU kernel's VMEM holds
+    b <= 2048, so a global batch of 4096 is refused before any step; 2048 is accepted."""
+    config = get_config("smoke")
+    config.update_from_flattened_dict({"nat.solver": "auction_pallas_tpu", "batch_size": 2048})
+    nat.check(config)
+    config.batch_size = 4096
+    message = (
+        "--config.nat.solver='auction_pallas_tpu' is invalid: it must be auction or auction_xla "
+        "at b = 4096 (the pallas_tpu kernel solves b <= 2048)."
+    )
+    with pytest.raises(UserError, match="^" + re.escape(message) + "$"):
+        nat.check(config)

@@ -6,6 +6,9 @@ complete)`.
 
 - `triton`: Pallas' Triton backend (NVIDIA and AMD GPUs). The default on GPUs: it is the one
   kernel a GPU has timed. Triton is deprecated in Pallas since JAX 0.11.
+- `pallas_tpu`: Pallas' Mosaic TPU backend, the prefix sum and the row gather as matmuls.
+  Chosen with `nat.solver=auction_pallas_tpu`; TPUs keep the XLA kernels by default until a
+  TPU has timed both.
 
 Off its hardware each kernel runs in an interpret mode, which is how the tests check it on CPU.
 """
@@ -17,12 +20,15 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from natjax.assignment.kernels import triton
+from natjax.assignment.kernels import pallas_tpu, triton
 
-KERNELS: dict[str, Callable] = {"triton": triton.triton_auction}
-# The largest padded size each kernel is used for; beyond it the XLA kernels solve the problem.
-MAX_SIZES = {"triton": triton.MAX_SIZE}
-PADDED_SIZES = {"triton": triton.padded_size}
+KERNELS: dict[str, Callable] = {
+    "triton": triton.triton_auction,
+    "pallas_tpu": pallas_tpu.tpu_auction,
+}
+# The largest padded size each kernel takes: registers (Triton), VMEM (TPU).
+MAX_SIZES = {"triton": triton.MAX_SIZE, "pallas_tpu": pallas_tpu.MAX_SIZE}
+PADDED_SIZES = {"triton": triton.padded_size, "pallas_tpu": pallas_tpu.padded_size}
 
 
 def fits(name: str, b: int) -> bool:
