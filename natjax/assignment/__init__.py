@@ -2,11 +2,11 @@
 
 `perm[i]` is the column given to row `i`; the permutation maximises `sum_i scores[i, perm[i]]`.
 Methods: `auction` (jittable, data-parallel; see `auction.py` for its exactness guarantee; on
-GPUs one Pallas kernel launch, elsewhere XLA loops); `auction_xla`, `auction_triton` and
-`auction_pallas_tpu` (the same auction with its kernel chosen: XLA loops, or one Pallas launch
-per backend, `kernels/`); `hungarian` (optax's jittable Hungarian algorithm, sequential);
-`scipy` (host callback, a reference for tests and a CPU fallback). All of them run inside
-`jax.jit` and `jax.vmap`.
+GPUs one Pallas kernel launch, elsewhere XLA loops); `auction_xla`, `auction_triton`,
+`auction_mosaic_gpu` and `auction_pallas_tpu` (the same auction with its kernel chosen: XLA
+loops, or one Pallas launch per backend, `kernels/`); `hungarian` (optax's jittable
+Hungarian algorithm, sequential); `scipy` (host callback, a reference for tests and a CPU
+fallback). All of them run inside `jax.jit` and `jax.vmap`.
 """
 
 import functools
@@ -25,6 +25,7 @@ METHODS: dict[str, Solver] = {
     "auction": solve_auction,
     "auction_xla": functools.partial(solve_auction, kernel="xla"),
     "auction_triton": functools.partial(solve_auction, kernel="triton"),
+    "auction_mosaic_gpu": functools.partial(solve_auction, kernel="mosaic_gpu"),
     "auction_pallas_tpu": functools.partial(solve_auction, kernel="pallas_tpu"),
     "hungarian": solve_hungarian,
     "scipy": solve_scipy,
@@ -39,8 +40,8 @@ def solve(scores: jax.Array, method: str = "auction") -> jax.Array:
     Args:
       scores: float `[b, b]`, finite; NAT's are `z @ c.T`, features against targets.
       method: one of `METHODS`: "auction" (the default; exact, jittable, one Pallas launch on
-        GPUs), "auction_xla", "auction_triton", "auction_pallas_tpu", "hungarian" or "scipy"
-        (a host reference).
+        GPUs), "auction_xla", "auction_triton", "auction_mosaic_gpu", "auction_pallas_tpu",
+        "hungarian" or "scipy" (a host reference).
 
     Returns:
       int32 `[b]`, the permutation maximising `sum_i scores[i, perm[i]]`. Jittable and

@@ -40,7 +40,7 @@ def defaults() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.reassign_every = 3  # Epochs between re-assignments; 0 = never.
     # natjax.assignment.METHODS: auction (on GPUs one Pallas kernel, elsewhere XLA loops) |
-    # auction_xla | auction_triton | hungarian | scipy
+    # auction_xla | auction_triton | auction_mosaic_gpu | auction_pallas_tpu | hungarian | scipy
     c.solver = "auction"
     # "global": one assignment over all devices' images; "local": one per device's slice.
     c.scope = "global"

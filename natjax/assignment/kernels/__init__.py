@@ -6,6 +6,9 @@ complete)`.
 
 - `triton`: Pallas' Triton backend (NVIDIA and AMD GPUs). The default on GPUs: it is the one
   kernel a GPU has timed. Triton is deprecated in Pallas since JAX 0.11.
+- `mosaic_gpu`: Pallas' Mosaic GPU backend, Triton's successor on NVIDIA GPUs: 64 bidders
+  (one warpgroup's tile), b <= 512. Chosen with `nat.solver=auction_mosaic_gpu`; it becomes
+  the default on NVIDIA GPUs only once a GPU has timed it against `triton`.
 - `pallas_tpu`: Pallas' Mosaic TPU backend, the prefix sum and the row gather as matmuls.
   Chosen with `nat.solver=auction_pallas_tpu`; TPUs keep the XLA kernels by default until a
   TPU has timed both.
@@ -20,15 +23,25 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from natjax.assignment.kernels import pallas_tpu, triton
+from natjax.assignment.kernels import mosaic_gpu, pallas_tpu, triton
 
 KERNELS: dict[str, Callable] = {
     "triton": triton.triton_auction,
+    "mosaic_gpu": mosaic_gpu.mosaic_auction,
     "pallas_tpu": pallas_tpu.tpu_auction,
 }
-# The largest padded size each kernel takes: registers (Triton), VMEM (TPU).
-MAX_SIZES = {"triton": triton.MAX_SIZE, "pallas_tpu": pallas_tpu.MAX_SIZE}
-PADDED_SIZES = {"triton": triton.padded_size, "pallas_tpu": pallas_tpu.padded_size}
+# The largest padded size each kernel takes: registers (Triton), shared memory (Mosaic GPU),
+# VMEM (TPU).
+MAX_SIZES = {
+    "triton": triton.MAX_SIZE,
+    "mosaic_gpu": mosaic_gpu.MAX_SIZE,
+    "pallas_tpu": pallas_tpu.MAX_SIZE,
+}
+PADDED_SIZES = {
+    "triton": triton.padded_size,
+    "mosaic_gpu": mosaic_gpu.padded_size,
+    "pallas_tpu": pallas_tpu.padded_size,
+}
 
 
 def fits(name: str, b: int) -> bool:

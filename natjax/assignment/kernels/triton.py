@@ -35,7 +35,7 @@ _BIG = jnp.iinfo(jnp.int32).max
 MAX_SIZE = 4096
 
 
-class _Carry(NamedTuple):
+class Carry(NamedTuple):
     prices: jax.Array  # int32 [n]
     row_col: jax.Array  # int32 [n]: column held by each row, -1 if none.
     col_row: jax.Array  # int32 [n]: row holding each column, -1 if none.
@@ -60,7 +60,7 @@ def _values(rows_tile: jax.Array, prices: jax.Array, b: int) -> jax.Array:
     return jnp.where(cols < b, rows_tile - prices[None, :], _NEG)
 
 
-def _bid(benefits_ref, s: _Carry, b: int, k: int) -> _Carry:
+def _bid(benefits_ref, s: Carry, b: int, k: int) -> Carry:
     """One round: the first `k` free rows bid for their best column."""
     n = s.prices.shape[0]
     cols = jax.lax.broadcasted_iota(jnp.int32, (k, n), 1)
@@ -99,7 +99,7 @@ def _bid(benefits_ref, s: _Carry, b: int, k: int) -> _Carry:
     )
 
 
-def _release(benefits_ref, s: _Carry, b: int, k: int) -> _Carry:
+def _release(benefits_ref, s: Carry, b: int, k: int) -> Carry:
     """Phase start: prices renormalised; the pairs that violate epsilon-complementary slackness
     (`value < best value - eps`) are released, `k` rows at a time."""
     n = s.prices.shape[0]
@@ -135,7 +135,7 @@ def _kernel(
     n = benefits_ref.shape[0]
     index = jax.lax.broadcasted_iota(jnp.int32, (n,), 0)
     unassigned = jnp.where(index < b, -1, index)  # Padding rows hold padding columns.
-    start = _Carry(prices_ref[...], unassigned, unassigned, eps_ref[0], jnp.int32(0))
+    start = Carry(prices_ref[...], unassigned, unassigned, eps_ref[0], jnp.int32(0))
 
     def phase(carry):
         s, _ = carry
