@@ -16,7 +16,7 @@ import functools
 import jax
 import numpy as np
 
-from natjax.assignment import auction, solve
+from natjax.assignment import auction, kernels, solve
 from natjax.assignment.kernels import triton
 from natjax.bench import scores as families
 from natjax.bench.timing import load_config, median_seconds
@@ -35,6 +35,8 @@ VARIANTS = {
     "xla_check_every_round": {"kernel": "xla", "rounds_per_check": 1},
     "cold": {"warm_start": 0, "start": 256, "scaling": 16},  # The defaults before warm starts.
     **{f"triton_k{k}": {"kernel": "triton", "bidders": k} for k in (4, 8, 16, 32, 64)},
+    "mosaic_gpu_k64": {"kernel": "mosaic_gpu"},  # Always 64 bidders: one warpgroup's tile.
+    **{f"pallas_tpu_k{k}": {"kernel": "pallas_tpu", "bidders": k} for k in (8, 16, 32, 64)},
 }
 CPU_VARIANTS = ("auction", "cold")
 ACCELERATOR_VARIANTS = ("auction", "xla", "xla_check_every_round", "cold")
@@ -113,6 +115,19 @@ def bench_case(family: str, scores: np.ndarray, variants, repeats: int) -> dict:
     return row
 
 
+def _variants_for(b: int, variants) -> tuple[str, ...]:
+    """The variants whose kernel takes a `[b, b]` problem; the others are named once, skipped."""
+
+    def fits(name):
+        kernel = VARIANTS[name].get("kernel", "xla")
+        return kernel == "xla" or kernels.fits(kernel, b)
+
+    skipped = [v for v in variants if not fits(v)]
+    if skipped:
+        print(f"# b={b}: {', '.join(skipped)} skipped (beyond their kernel's size)", flush=True)
+    return tuple(v for v in variants if fits(v))
+
+
 def _nat_source(name: str, preset: str, data_source: str | None, workdir: str | None):
     if name == "nat_trained":
         return families.trained_source(workdir, data_source)
@@ -160,7 +175,8 @@ def run(
         if sweep:
             rows.extend(sweep_case(family, matrix))
         else:
-            rows.append(bench_case(family, matrix, variants, 7 if len(matrix) <= 1024 else 3))
+            usable = _variants_for(len(matrix), variants)
+            rows.append(bench_case(family, matrix, usable, 7 if len(matrix) <= 1024 else 3))
         print(f"# done: {family} b={len(matrix)}", flush=True)
         if report:
             report(rows)

@@ -26,3 +26,13 @@ def test_assignment_sweep_counts_rounds_for_each_setting():
     assert set(rows[0]["sweep_rounds"]) == set(assignment.SWEEP.values())
     assert all(v > 0 for r in rows for v in r["sweep_rounds"].values())
     assert "total |  | 1 |" in assignment.format_table(rows)
+
+
+def test_a_variant_beyond_its_kernels_size_is_named_and_skipped(capsys):
+    asked = ("auction", "mosaic_gpu_k64", "pallas_tpu_k8", "triton_k8")
+    assert assignment._variants_for(512, asked) == asked
+    assert assignment._variants_for(1024, asked) == ("auction", "pallas_tpu_k8", "triton_k8")
+    assert (
+        "# b=1024: mosaic_gpu_k64 skipped (beyond their kernel's size)" in capsys.readouterr().out
+    )
+    assert assignment._variants_for(4096, asked) == ("auction", "triton_k8")
