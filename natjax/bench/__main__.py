@@ -10,7 +10,16 @@ import re
 import time
 
 from natjax import records
-from natjax.bench import assignment, decode, input_pipeline, kernel, probes, scaling, step
+from natjax.bench import (
+    assignment,
+    decode,
+    input_pipeline,
+    kernel,
+    probes,
+    rounds,
+    scaling,
+    step,
+)
 from natjax.bench.timing import machine
 from natjax.evaluation.scores import CLASSIFIERS
 
@@ -20,6 +29,7 @@ BENCHMARKS = {
     "input": input_pipeline,
     "kernel": kernel,
     "probes": probes,
+    "rounds": rounds,
     "scaling": scaling,
     "step": step,
 }
@@ -39,6 +49,7 @@ _ARGUMENT = {
     "input": "presets",
     "kernel": "sizes",
     "probes": "protocols",
+    "rounds": "sizes",
     "scaling": "batches",
     "step": "encoders",
 }
@@ -92,7 +103,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        help="Comma-separated subset: sizes (assignment, kernel), encoders (step), presets "
+        help="Comma-separated subset: sizes (assignment, kernel, rounds), encoders (step), presets "
         "(input), worker counts (decode: threads and grain processes), global batches "
         "(scaling) or protocols (probes: linear, mlp, knn); default: all of the benchmark's "
         "own (probes: linear).",
@@ -131,8 +142,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--preset",
-        help="assignment: the encoder and data of nat_init (default: default); probes: the "
-        "encoder and data (default: cifar10_cpu).",
+        help="assignment and rounds: the encoder and data of nat_init (default: default); "
+        "probes: the encoder and data (default: cifar10_cpu).",
     )
     parser.add_argument(
         "--data",
@@ -170,7 +181,7 @@ def main() -> None:
         kwargs = _assignment_kwargs(args)
     if args.name in ("input", "probes") and args.data:
         kwargs["data_source"] = args.data
-    if args.name == "probes" and args.preset:
+    if args.name in ("probes", "rounds") and args.preset:
         kwargs["preset"] = args.preset
     if args.json and args.name in ("assignment", "step"):
         # Written after every case, so a run stopped early keeps what it has.

@@ -3,7 +3,7 @@
 The commands that write the records are in each table's footnote, from the records themselves.
 """
 
-from natjax.bench import assignment, decode, input_pipeline, kernel, probes, step
+from natjax.bench import assignment, decode, input_pipeline, kernel, probes, rounds, step
 from natjax.report.tables import BenchTable, Column, Row, Table
 
 SEEDS = "Top-1 in %: mean ± sample std over the n records, one per seed."
@@ -259,6 +259,7 @@ TABLES = {
         FIGURE2_LENGTH,
         H100_STEP,
         _bench("bench_kernel", kernel, "bench/cpu/kernel/*.json"),
+        _bench("bench_rounds", rounds, "bench/cpu/rounds/*.json"),
         _bench("bench_assignment_cpu", assignment, "bench/cpu/assignment/*.json"),
         _bench("bench_step_cpu", step, "bench/cpu/step/*.json"),
         _bench("bench_probes_cpu", probes, "bench/cpu/probes/*.json"),
