@@ -305,6 +305,8 @@ def auction(
             f"The {kernel} auction kernel takes b up to {kernels.MAX_SIZES[kernel]}, not {b}: "
             "use the default kernel or 'xla' for this size."
         )
+    if kernel != "xla" and jax.default_backend() != "cpu" and not kernels.compiles(kernel, b):
+        kernel = "xla"  # A kernel named for other hardware (Mosaic GPU before Hopper): warned.
     finite = jnp.all(jnp.isfinite(scores))
     benefits = quantize(jnp.where(finite, scores, 0.0))
     prices = sinkhorn_prices(benefits, warm_start, TEMPERATURE) if warm_start else benefits[0] * 0

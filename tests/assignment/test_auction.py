@@ -105,6 +105,28 @@ def test_on_gpus_a_kernel_that_does_not_compile_falls_back_with_a_warning(monkey
     kernels.compiles.cache_clear()
 
 
+@pytest.mark.parametrize(
+    "method, backend", [("auction_mosaic_gpu", "gpu"), ("auction_pallas_tpu", "tpu")]
+)
+def test_a_named_kernel_that_does_not_compile_falls_back_with_a_warning(
+    monkeypatch, method, backend
+):
+    """A kernel named by `nat.solver` that does not compile on its accelerator (as Mosaic GPU
+    before Hopper would not; here the accelerator is pretended, really a CPU, for which
+    neither Mosaic kernel lowers) is one warning naming it, and the XLA kernels solve the
+    problem. (Off its own hardware each kernel runs interpreted.)"""
+    from natjax.assignment import kernels
+
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    kernels.compiles.cache_clear()
+    scores = nat_like(32, 0.05, seed=2).astype(np.float32)
+    kernel = method.removeprefix("auction_")
+    with pytest.warns(UserWarning, match=f"^The {kernel} auction kernel does not compile"):
+        perm = jax.jit(lambda s: assignment.solve(s, method))(jnp.asarray(scores))
+    assert total(scores, perm) >= optimum(scores) - auction_gap_bound(scores) - 1e-6
+    kernels.compiles.cache_clear()
+
+
 def test_a_kernel_chosen_beyond_its_size_is_refused_in_one_sentence():
     scores = jnp.zeros((2049, 2049), jnp.float32)
     message = "The pallas_tpu auction kernel takes b up to 2048, not 2049: use the default"
