@@ -262,6 +262,17 @@ def _xla_auction(benefits, prices, eps, *, scaling, max_rounds, bidders, rounds_
     return state.row_col, state.rounds, jnp.all(state.row_col >= 0)
 
 
+def starting_point(
+    scores: jax.Array, start: int = START, warm_start: int = WARM_START_ITERATIONS
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """What every kernel starts from, for finite `scores`: the integer benefits, the starting
+    prices (`warm_start` Sinkhorn iterations; 0: zero prices) and the first phase's epsilon
+    (the benefits' span, `[0, max]`, divided by `start`)."""
+    benefits = quantize(scores)
+    prices = sinkhorn_prices(benefits, warm_start, TEMPERATURE) if warm_start else benefits[0] * 0
+    return benefits, prices, jnp.maximum(jnp.max(benefits) // start, 1)
+
+
 def auction(
     scores: jax.Array,
     *,
@@ -308,9 +319,7 @@ def auction(
     if kernel != "xla" and jax.default_backend() != "cpu" and not kernels.compiles(kernel, b):
         kernel = "xla"  # A kernel named for other hardware (Mosaic GPU before Hopper): warned.
     finite = jnp.all(jnp.isfinite(scores))
-    benefits = quantize(jnp.where(finite, scores, 0.0))
-    prices = sinkhorn_prices(benefits, warm_start, TEMPERATURE) if warm_start else benefits[0] * 0
-    eps = jnp.maximum(jnp.max(benefits) // start, 1)  # Benefits lie in [0, max].
+    benefits, prices, eps = starting_point(jnp.where(finite, scores, 0.0), start, warm_start)
     if kernel != "xla":
         solve = functools.partial(kernels.KERNELS[kernel], bidders=bidders)
     else:

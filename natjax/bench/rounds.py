@@ -13,16 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from natjax.assignment import kernels
-from natjax.assignment.auction import (
-    SCALING,
-    START,
-    TEMPERATURE,
-    WARM_START_ITERATIONS,
-    _xla_auction,
-    quantize,
-)
+from natjax.assignment.auction import SCALING, _xla_auction, starting_point
 from natjax.assignment.kernels import mosaic_gpu, pallas_tpu, triton
-from natjax.assignment.prices import sinkhorn_prices
 from natjax.bench import scores as families
 from natjax.bench.timing import load_config
 
@@ -35,20 +27,13 @@ BIDDERS = {
 }
 
 
-def _inputs(scores: np.ndarray):
-    """Benefits, starting prices and the first epsilon, as `auction()` prepares them."""
-    benefits = quantize(jnp.asarray(scores, jnp.float32))
-    prices = sinkhorn_prices(benefits, WARM_START_ITERATIONS, TEMPERATURE)
-    return benefits, prices, jnp.maximum(jnp.max(benefits) // START, 1)
-
-
 def compare(name: str, scores: np.ndarray) -> dict:
     """Kernel `name` and the XLA block kernel with its bidders on one problem: their rounds,
     whether their assignments are equal, and the kernel's (interpreted) seconds."""
     b = len(scores)
     k = min(b, BIDDERS[name](b))
     options = {"scaling": SCALING, "max_rounds": 1024 * b + 10000}
-    inputs = _inputs(scores)
+    inputs = starting_point(jnp.asarray(scores, jnp.float32))
     xla = jax.jit(functools.partial(_xla_auction, bidders=k, rounds_per_check=1, **options))(
         *inputs
     )

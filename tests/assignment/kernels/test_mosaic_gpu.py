@@ -17,10 +17,7 @@ auction = importlib.import_module("natjax.assignment.auction")  # The module, no
 
 
 def _inputs(scores: np.ndarray):
-    """Benefits, starting prices and first epsilon, prepared as `auction.auction` does."""
-    benefits = auction.quantize(jnp.asarray(scores, jnp.float32))
-    prices = auction.sinkhorn_prices(benefits, auction.WARM_START_ITERATIONS, auction.TEMPERATURE)
-    return benefits, prices, jnp.maximum(jnp.max(benefits) // auction.START, 1)
+    return auction.starting_point(jnp.asarray(scores, jnp.float32))
 
 
 def _assert_same_as_block_kernel(scores: np.ndarray, name: str) -> None:

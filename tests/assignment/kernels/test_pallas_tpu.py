@@ -10,16 +10,8 @@ import numpy as np
 import pytest
 from jax.experimental.pallas import tpu as pltpu
 
-from natjax.assignment.auction import (
-    SCALING,
-    START,
-    TEMPERATURE,
-    WARM_START_ITERATIONS,
-    _xla_auction,
-    quantize,
-)
+from natjax.assignment.auction import SCALING, _xla_auction, starting_point
 from natjax.assignment.kernels import pallas_tpu
-from natjax.assignment.prices import sinkhorn_prices
 from tests.assignment.problems import nat_like, score_matrices
 
 
@@ -31,10 +23,7 @@ def _tpu_interpret():
 
 
 def _inputs(scores):
-    """Benefits, starting prices and first epsilon, prepared as `auction()` prepares them."""
-    benefits = quantize(jnp.asarray(scores, jnp.float32))
-    prices = sinkhorn_prices(benefits, WARM_START_ITERATIONS, TEMPERATURE)
-    return benefits, prices, jnp.maximum(jnp.max(benefits) // START, 1)
+    return starting_point(jnp.asarray(scores, jnp.float32))
 
 
 def _assert_same_bids(problems, k, interpret, max_rounds=None):
