@@ -48,6 +48,7 @@ from jax.experimental import pallas as pl
 from jax.experimental.pallas import mosaic_gpu as plgpu
 
 from natjax.assignment.kernels.lowering import varying_output
+from natjax.assignment.kernels.phases import epsilon_phases
 from natjax.assignment.kernels.triton import Carry
 
 _NEG = jnp.iinfo(jnp.int32).min
@@ -260,19 +261,12 @@ def _solve(memory, prices_ref, eps_ref, row_col_ref, stats_ref, *, b, k, scaling
     prices = memory.load(prices_ref, _PER_COLUMN) + 0
     start = Carry(prices, unassigned, unassigned, eps_ref[0] + 0, jnp.int32(0))
 
-    def phase(carry):
-        s, _ = carry
-        s = _release(memory, s, b, k)
-        s = jax.lax.while_loop(
-            lambda s: (jnp.min(s.row_col) < 0) & (s.rounds < max_rounds),
-            lambda s: _bid(memory, s, b, k),
-            s,
-        )
-        done = s.eps <= 1  # The epsilon = 1 phase has just ended.
-        return s._replace(eps=jnp.maximum(jax.lax.div(s.eps, scaling), 1)), done
-
-    s, _ = jax.lax.while_loop(
-        lambda c: ~c[1] & (c[0].rounds < max_rounds), phase, (start, jnp.bool_(False))
+    s = epsilon_phases(
+        start,
+        lambda s: _release(memory, s, b, k),
+        lambda s: _bid(memory, s, b, k),
+        scaling=scaling,
+        max_rounds=max_rounds,
     )
     row_col_ref[...] = s.row_col
     stats_ref[0] = s.rounds

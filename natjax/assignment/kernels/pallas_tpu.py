@@ -46,6 +46,7 @@ from jax.experimental import pallas as pl
 from jax.experimental.pallas import tpu as pltpu
 
 from natjax.assignment.kernels.lowering import varying_output
+from natjax.assignment.kernels.phases import epsilon_phases
 
 _NEG = jnp.iinfo(jnp.int32).min
 _BIG = jnp.iinfo(jnp.int32).max
@@ -208,18 +209,12 @@ def _kernel(
     eps = jnp.max(eps_ref[...])  # [1, 128] copies: a vector input batches under vmap.
     start = _Carry(prices_ref[...], unassigned, unassigned, eps, jnp.int32(0))
 
-    def bidding(s):
-        return (jnp.min(s.row_col) < 0) & (s.rounds < max_rounds)
-
-    def phase(carry):
-        s, _ = carry
-        s = _release(planes_ref, s, b)
-        s = jax.lax.while_loop(bidding, lambda s: _bid(planes_ref, triangle_ref, s, b, k, k8), s)
-        done = jnp.where(s.eps <= 1, 1, 0)  # The epsilon = 1 phase has just ended.
-        return s._replace(eps=jnp.maximum(jax.lax.div(s.eps, scaling), 1)), done
-
-    s, _ = jax.lax.while_loop(
-        lambda c: (c[1] == 0) & (c[0].rounds < max_rounds), phase, (start, jnp.int32(0))
+    s = epsilon_phases(
+        start,
+        lambda s: _release(planes_ref, s, b),
+        lambda s: _bid(planes_ref, triangle_ref, s, b, k, k8),
+        scaling=scaling,
+        max_rounds=max_rounds,
     )
     row_col_ref[...] = s.row_col
     complete = jnp.where(jnp.min(s.row_col) >= 0, 1, 0)

@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
 from natjax.assignment.kernels.lowering import varying_output
+from natjax.assignment.kernels.phases import epsilon_phases
 
 _NEG = jnp.iinfo(jnp.int32).min
 _BIG = jnp.iinfo(jnp.int32).max
@@ -137,19 +138,12 @@ def _kernel(
     unassigned = jnp.where(index < b, -1, index)  # Padding rows hold padding columns.
     start = Carry(prices_ref[...], unassigned, unassigned, eps_ref[0], jnp.int32(0))
 
-    def phase(carry):
-        s, _ = carry
-        s = _release(benefits_ref, s, b, k)
-        s = jax.lax.while_loop(
-            lambda s: (jnp.min(s.row_col) < 0) & (s.rounds < max_rounds),
-            lambda s: _bid(benefits_ref, s, b, k),
-            s,
-        )
-        done = s.eps <= 1  # The epsilon = 1 phase has just ended.
-        return s._replace(eps=jnp.maximum(jax.lax.div(s.eps, scaling), 1)), done
-
-    s, _ = jax.lax.while_loop(
-        lambda c: ~c[1] & (c[0].rounds < max_rounds), phase, (start, jnp.bool_(False))
+    s = epsilon_phases(
+        start,
+        lambda s: _release(benefits_ref, s, b, k),
+        lambda s: _bid(benefits_ref, s, b, k),
+        scaling=scaling,
+        max_rounds=max_rounds,
     )
     row_col_ref[...] = s.row_col
     complete = (jnp.min(s.row_col) >= 0).astype(jnp.int32)
